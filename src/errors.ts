@@ -1,0 +1,55 @@
+/** Typed errors. Only src/cli/handle-error.ts turns them into messages and exit codes. */
+import type { Diagnostic } from './policy/diagnostic.js';
+
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  invalid: 2,
+  backend: 3,
+  usage: 64,
+} as const;
+
+export class LanfenceError extends Error {
+  readonly exitCode: number = EXIT.failure;
+}
+
+/** The policy (or an inventory, or a label) is invalid: every problem at once. */
+export class PolicyError extends LanfenceError {
+  override readonly exitCode: number = EXIT.invalid;
+  constructor(readonly diagnostics: Diagnostic[], message = 'invalid policy') {
+    super(message);
+    this.name = 'PolicyError';
+  }
+}
+
+/** A firewall command failed. */
+export class BackendError extends LanfenceError {
+  override readonly exitCode: number = EXIT.backend;
+  constructor(
+    message: string,
+    readonly cmd: string,
+    readonly exitStatus: number | null,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
+/** The command line itself is wrong (unknown backend, bad address syntax, ...). */
+export class UsageError extends LanfenceError {
+  override readonly exitCode: number = EXIT.usage;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Docker could not be reached or answered unexpectedly. */
+export class InventoryError extends LanfenceError {
+  override readonly exitCode: number = EXIT.failure;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InventoryError';
+  }
+}

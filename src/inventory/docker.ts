@@ -1,0 +1,57 @@
+/** Inventory from the Docker Engine API (dockerode; DOCKER_HOST honoured). */
+import Docker from 'dockerode';
+import { InventoryError } from '../errors.js';
+import type { Inventory, InventoryContainer, InventoryNetwork } from './types.js';
+
+export function dockerClient(): Docker {
+  // dockerode reads DOCKER_HOST (unix://, tcp://) itself; default /var/run/docker.sock.
+  return new Docker();
+}
+
+/** Docker's default bridge is `docker0`; user-defined bridges are `br-<first 12 of id>` unless named. */
+export function bridgeName(n: Docker.NetworkInspectInfo): string | undefined {
+  if (n.Driver !== 'bridge') return undefined;
+  const custom = n.Options?.['com.docker.network.bridge.name'];
+  if (custom) return custom;
+  if (n.Name === 'bridge') return 'docker0';
+  return `br-${n.Id.slice(0, 12)}`;
+}
+
+export function toNetwork(n: Docker.NetworkInspectInfo): InventoryNetwork {
+  const configs = n.IPAM?.Config ?? [];
+  return {
+    id: n.Id,
+    name: n.Name,
+    driver: n.Driver,
+    bridge: bridgeName(n),
+    subnets: configs.map((c) => c.Subnet).filter((s): s is string => !!s),
+    gateways: configs.map((c) => c.Gateway).filter((s): s is string => !!s),
+    ipv6: n.EnableIPv6 === true,
+    internal: n.Internal === true,
+  };
+}
+
+export function toContainer(c: Docker.ContainerInfo): InventoryContainer {
+  const nets = c.NetworkSettings?.Networks ?? {};
+  return {
+    id: c.Id,
+    name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, ''),
+    networkMode: c.HostConfig?.NetworkMode ?? 'default',
+    labels: c.Labels ?? {},
+    networks: Object.entries(nets).map(([network, s]) => ({
+      network,
+      ...(s.IPAddress ? { ipv4: s.IPAddress } : {}),
+      ...(s.GlobalIPv6Address ? { ipv6: s.GlobalIPv6Address } : {}),
+    })),
+    ...(c.Labels?.['com.docker.compose.project'] ? { composeProject: c.Labels['com.docker.compose.project'] } : {}),
+  };
+}
+
+export async function loadDockerInventory(docker: Docker = dockerClient()): Promise<Inventory> {
+  try {
+    const [nets, containers] = await Promise.all([docker.listNetworks(), docker.listContainers({ all: false })]);
+    return { networks: nets.map(toNetwork), containers: containers.map(toContainer), source: 'docker' };
+  } catch (e) {
+    throw new InventoryError(`cannot read Docker's state: ${(e as Error).message}`);
+  }
+}
