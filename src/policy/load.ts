@@ -38,7 +38,7 @@ export function parsePolicy(text: string, file: string): { ruleset?: Ruleset; di
         path: [],
         message: `YAML: ${e.message.split('\n')[0]}`,
         file,
-        pos: e.linePos?.[0] ? { line: e.linePos[0].line, col: e.linePos[0].col } : undefined,
+        pos: lines.linePos(e.pos[0]),
       })),
     };
   }
@@ -48,16 +48,21 @@ export function parsePolicy(text: string, file: string): { ruleset?: Ruleset; di
   const schemaDiags: Diagnostic[] = [];
   let candidate = data;
   let parsed = policySchema.safeParse(candidate, { reportInput: true });
+  const seen = new Set<string>();
   for (let round = 0; !parsed.success && round < 8; round++) {
+    const paths: PathSegment[][] = [];
     for (const issue of parsed.error.issues) {
       for (const d of issueToDiagnostics(issue)) {
+        paths.push(d.path);
+        const key = `${d.path.join('.')}\0${d.message}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
         const last = d.path[d.path.length - 1];
-        const isUnknownKey = issue.code === 'unrecognized_keys';
-        const pos = isUnknownKey && typeof last === 'string' ? map.keyAt(d.path.slice(0, -1), last) : undefined;
+        const pos = issue.code === 'unrecognized_keys' && typeof last === 'string' ? map.keyAt(d.path.slice(0, -1), last) : undefined;
         schemaDiags.push(withFile({ ...d, pos }));
       }
     }
-    candidate = prune(candidate, parsed.error.issues.map((i) => i.path as PathSegment[]));
+    candidate = prune(candidate, paths);
     parsed = policySchema.safeParse(candidate, { reportInput: true });
   }
   if (!parsed.success) return { diagnostics: sortDiagnostics(schemaDiags) };
@@ -69,12 +74,13 @@ export function parsePolicy(text: string, file: string): { ruleset?: Ruleset; di
 /** Returns a copy of `data` without the object properties that hold the given paths. */
 function prune(data: unknown, paths: PathSegment[][]): unknown {
   const copy = structuredClone(data);
+  const at = (path: PathSegment[]) => path.reduce<unknown>((v, seg) => (v && typeof v === 'object' ? (v as Record<PathSegment, unknown>)[seg] : undefined), copy);
   for (const path of paths) {
+    // Cut at the deepest object property that exists: a missing required key removes its parent.
     let cut = path.length - 1;
-    while (cut >= 0 && typeof path[cut] !== 'string') cut--;
+    while (cut >= 0 && (typeof path[cut] !== 'string' || at(path.slice(0, cut + 1)) === undefined)) cut--;
     if (cut < 0) return {};
-    let parent: unknown = copy;
-    for (const seg of path.slice(0, cut)) parent = (parent as Record<PathSegment, unknown> | undefined)?.[seg];
+    const parent = at(path.slice(0, cut));
     if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[path[cut] as string];
   }
   return copy;

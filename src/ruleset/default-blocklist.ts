@@ -22,8 +22,8 @@ export const DEFAULT_BLOCKED: readonly BuiltinRange[] = [
   { cidr: '64:ff9b:1::/48', name: 'local-use NAT64 (RFC 8215)' },
   { cidr: '100::/64', name: 'discard-only (RFC 6666)' },
   { cidr: 'fc00::/7', name: 'unique local (ULA, RFC 4193)' },
-  { cidr: 'fec0::/10', name: 'site-local (deprecated)' },
   { cidr: 'fe80::/10', name: 'link-local' },
+  { cidr: 'fec0::/10', name: 'site-local (deprecated)' },
   { cidr: 'ff00::/8', name: 'multicast' },
 ];
 

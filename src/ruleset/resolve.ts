@@ -49,9 +49,8 @@ export function resolve(ruleset: Ruleset, inventory: Inventory): Resolved {
   const notes: string[] = [];
   const interfaces = [...ruleset.interfaces.patterns];
   if (ruleset.interfaces.auto) {
-    for (const n of inventory.networks) {
-      if (n.driver === 'bridge' && n.bridge && !interfaces.some((p) => interfaceMatches(p, n.bridge!))) interfaces.push(n.bridge);
-    }
+    const bridges = inventory.networks.filter((n) => n.driver === 'bridge' && n.bridge).map((n) => n.bridge!);
+    for (const b of [...new Set(bridges)].sort()) if (!interfaces.some((p) => interfaceMatches(p, b))) interfaces.push(b);
   }
   const covered = (iface: string) => interfaces.some((p) => interfaceMatches(p, iface));
 

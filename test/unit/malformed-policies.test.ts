@@ -15,7 +15,8 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'bad YAML (unclosed flow list)', yaml: 'allow: [\n  - to: 1\n', errors: [['1:8', '(root)', /YAML/]] },
+  { name: 'bad YAML (unclosed flow list)', yaml: 'allow: [10.0.0.1, 10.0.0.2\nmode: audit\n', errors: [['2:1', '(root)', /YAML: Flow sequence .* end with a \]/]] },
+  { name: 'bad YAML (unclosed quote)', yaml: 'mode: "audit\n', errors: [['2:1', '(root)', /YAML: Missing closing "quote/]] },
   { name: 'bad YAML (tab indentation)', yaml: 'protect:\n\thost: true\n', errors: [['2:1', '(root)', /YAML/]] },
   { name: 'duplicate key', yaml: 'mode: audit\nmode: enforce\n', errors: [['2:1', '(root)', /YAML: Map keys must be unique/]] },
   { name: 'invalid CIDR', yaml: 'protect:\n  extra: [10.0.0.0/33]\n', errors: [['2:11', 'protect.extra.0', /"10.0.0.0\/33" is not an IPv4 or IPv6 address or CIDR/]] },
@@ -37,7 +38,7 @@ const CASES: Case[] = [
   { name: 'bad enum', yaml: 'action: deny\n', errors: [['1:9', 'action', /expected one of "drop", "reject", got "deny"/]] },
   { name: 'bad rate', yaml: 'log:\n  rate: 10/s\n', errors: [['2:9', 'log.rate', /not a rate like 1\/10s/]] },
   { name: 'log prefix too long', yaml: 'log:\n  prefix: "THIS PREFIX IS MUCH TOO LONG FOR LOG: "\n', errors: [['2:11', 'log.prefix', /at most 29 characters/]] },
-  { name: 'interface wildcard in the middle', yaml: 'containers:\n  interfaces: ["br*x"]\n', errors: [['2:17', 'containers.interfaces.0', /only allowed as the last character/]] },
+  { name: 'interface wildcard in the middle', yaml: 'containers:\n  interfaces: ["br*x"]\n', errors: [['2:16', 'containers.interfaces.0', /only allowed as the last character/]] },
   { name: 'networks neither default nor list', yaml: 'protect:\n  networks: all\n', errors: [['2:13', 'protect.networks', /expected "default" or a list of CIDRs/]] },
   {
     name: 'several errors at once, all reported',
