@@ -12,8 +12,9 @@ import type { Inventory } from '../../src/inventory/types.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { resolve } from '../../src/ruleset/resolve.js';
 
-const isRoot = process.getuid?.() === 0;
-const SKIP_REASON = 'firewalld kernel check skipped: needs root (creates a network namespace and loads rules into it)';
+import { kernelTestsEnabled } from '../support/root.js';
+
+const enabled = kernelTestsEnabled('firewalld kernel check (creates a network namespace and loads rules into it)');
 
 const INVENTORY: Inventory = {
   networks: [
@@ -70,15 +71,7 @@ const withoutLine = (r: Rendered, line: string): Rendered => {
   return { ...r, text: content, parts: [{ tool: 'firewall-cmd', content }] };
 };
 
-if (!isRoot && process.env.CI !== 'true') console.warn(SKIP_REASON);
-
-describe.runIf(!isRoot && process.env.CI === 'true')('firewalld kernel check in CI', () => {
-  it('must run as root in CI', () => {
-    throw new Error(`${SKIP_REASON}; CI=true requires it`);
-  });
-});
-
-describe.runIf(isRoot)('firewalld check: the kernel accepts the rendered rules (throwaway network namespace)', () => {
+describe.runIf(enabled)('firewalld check: the kernel accepts the rendered rules (throwaway network namespace)', () => {
   const ns = `lf-fwd-${randomBytes(4).toString('hex')}`;
   const run = inNetns(ns);
 
