@@ -6,6 +6,8 @@ export const EXIT = {
   failure: 1,
   invalid: 2,
   backend: 3,
+  drifted: 4,
+  absent: 5,
   usage: 64,
 } as const;
 

@@ -23,14 +23,14 @@ export interface InventoryResult {
 }
 
 /** `--inventory FILE`, else Docker; when Docker cannot be reached, an empty inventory and a note. */
-export async function loadInventoryOption(file: string | undefined): Promise<InventoryResult> {
+export async function loadInventoryOption(file: string | undefined, opts: { dns?: boolean } = {}): Promise<InventoryResult> {
   if (file) return { inventory: loadInventoryFile(file) };
   try {
-    return { inventory: await loadDockerInventory(new Docker({ timeout: 3000 } as Docker.DockerOptions)) };
+    return { inventory: await loadDockerInventory(new Docker({ timeout: 5000 } as Docker.DockerOptions), opts) };
   } catch (e) {
     return {
       inventory: emptyInventory(),
-      note: `Docker not reachable (${(e as Error).message.replace(/^cannot read Docker's state: /, '')}): planning without an inventory; scoped exceptions grant nothing, custom bridge names are not covered unless listed`,
+      note: `Docker not reachable (${(e as Error).message.replace(/^cannot read Docker's state: /, '')}): working without an inventory; scoped exceptions grant nothing, custom bridge names are not covered unless listed`,
     };
   }
 }

@@ -1,10 +1,8 @@
 /** Builds the commander program from the command registry. */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { VERSION } from '../version.js';
 import { COMMANDS } from './commands/index.js';
 import type { Io } from './output.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -12,12 +10,14 @@ Exit codes:
   1   failure (Docker unreachable, internal error)
   2   invalid policy or inventory (every error is printed with file:line:col)
   3   a firewall command failed (nothing half-applied)
+  4   status/apply: the live rules differ from what was applied (drift)
+  5   status: lanfence's rules are absent or were never applied
   64  usage error (unknown option, unknown backend)`;
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('lanfence')
     .description('Keep Docker containers off the local network and off their own host.')
-    .version(pkg.version, '-V, --version')
+    .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })

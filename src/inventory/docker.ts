@@ -1,4 +1,5 @@
 /** Inventory from the Docker Engine API (dockerode; DOCKER_HOST honoured). */
+import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import { InventoryError } from '../errors.js';
 import type { Inventory, InventoryContainer, InventoryNetwork } from './types.js';
@@ -47,10 +48,38 @@ export function toContainer(c: Docker.ContainerInfo): InventoryContainer {
   };
 }
 
-export async function loadDockerInventory(docker: Docker = dockerClient()): Promise<Inventory> {
+/** Nameservers a container uses: `--dns`, else those in the resolv.conf Docker wrote for it. */
+export function dnsServers(info: Docker.ContainerInspectInfo, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): string[] {
+  const explicit = info.HostConfig?.Dns ?? [];
+  if (explicit.length > 0) return explicit;
   try {
-    const [nets, containers] = await Promise.all([docker.listNetworks(), docker.listContainers({ all: false })]);
-    return { networks: nets.map(toNetwork), containers: containers.map(toContainer), source: 'docker' };
+    return readFile(info.ResolvConfPath)
+      .split('\n')
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((x): x is string => !!x);
+  } catch {
+    return [];
+  }
+}
+
+export interface DockerInventoryOptions {
+  /** Also inspect each container for its DNS servers (status). */
+  dns?: boolean;
+}
+
+export async function loadDockerInventory(docker: Docker = dockerClient(), opts: DockerInventoryOptions = {}): Promise<Inventory> {
+  try {
+    const [nets, list] = await Promise.all([docker.listNetworks(), docker.listContainers({ all: false })]);
+    const containers = list.map(toContainer);
+    if (opts.dns) {
+      await Promise.all(
+        containers.map(async (c) => {
+          const info = await docker.getContainer(c.id!).inspect();
+          c.dns = dnsServers(info);
+        }),
+      );
+    }
+    return { networks: nets.map(toNetwork), containers, source: 'docker' };
   } catch (e) {
     throw new InventoryError(`cannot read Docker's state: ${(e as Error).message}`);
   }

@@ -1,9 +1,24 @@
 /** The explicit command registry: a new command is one file plus one line here. */
+import { applyCommand } from './apply.js';
 import { checkCommand } from './check.js';
+import { confirmCommand } from './confirm.js';
 import { initCommand } from './init.js';
 import { planCommand } from './plan.js';
+import { removeCommand } from './remove.js';
+import { rollbackCommand } from './rollback.js';
 import { schemaCommand } from './schema.js';
+import { statusCommand } from './status.js';
 import type { CommandModule } from './types.js';
 
-export const COMMANDS: readonly CommandModule[] = [planCommand, checkCommand, initCommand, schemaCommand];
+export const COMMANDS: readonly CommandModule[] = [
+  planCommand,
+  checkCommand,
+  applyCommand,
+  statusCommand,
+  removeCommand,
+  rollbackCommand,
+  confirmCommand,
+  initCommand,
+  schemaCommand,
+];
 export type { CommandModule } from './types.js';
