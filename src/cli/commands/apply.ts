@@ -85,7 +85,7 @@ export const applyCommand: CommandModule = {
           } else if (confirmed === false) {
             io.out(`not confirmed within ${confirmSeconds}s: the previous rules are back in place`);
           } else {
-            io.out(`applied and verified: ${outcome.resolved.ruleset.blocked.length} blocked ranges, ${outcome.resolved.ruleset.exceptions.length} exceptions, interfaces ${outcome.resolved.interfaces.join(', ')}`);
+            io.out(`applied and verified: ${outcome.resolved.ruleset.blocked.length} blocked ranges, ${outcome.resolved.ruleset.exceptions.length} exception(s), interfaces ${outcome.resolved.interfaces.join(', ')}`);
           }
         }
         setExit(code);
