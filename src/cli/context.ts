@@ -16,6 +16,8 @@ export function loadPolicyReportingWarnings(path: string | undefined, io: Io, qu
   return loaded;
 }
 
+export const INVENTORY_HELP = 'Docker inventory JSON snapshot instead of asking Docker ("none": no inventory)';
+
 export interface InventoryResult {
   inventory: Inventory;
   /** Set when Docker could not be asked and the inventory is empty. */
@@ -24,6 +26,7 @@ export interface InventoryResult {
 
 /** `--inventory FILE`, else Docker; when Docker cannot be reached, an empty inventory and a note. */
 export async function loadInventoryOption(file: string | undefined, opts: { dns?: boolean } = {}): Promise<InventoryResult> {
+  if (file === 'none') return { inventory: emptyInventory(), note: 'no inventory (--inventory none): interface patterns only; scoped exceptions wait for the daemon' };
   if (file) return { inventory: loadInventoryFile(file) };
   try {
     return { inventory: await loadDockerInventory(new Docker({ timeout: 5000 } as Docker.DockerOptions), opts) };

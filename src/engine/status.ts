@@ -38,6 +38,8 @@ export interface StatusReport {
   networks: NetworkCoverage[];
   unprotected: Unprotected[];
   dns: DnsIssue[];
+  /** The running daemon's own state, when one answers on its socket. */
+  daemon?: unknown;
 }
 
 export async function collectStatus(store: StateStore, run: Runner, inventory: Inventory, note?: string): Promise<StatusReport> {

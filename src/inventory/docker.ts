@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import { InventoryError } from '../errors.js';
+import { ALLOW_LABEL } from '../policy/labels.js';
 import type { Inventory, InventoryContainer, InventoryNetwork } from './types.js';
 
 export function dockerClient(): Docker {
@@ -62,6 +63,20 @@ export function dnsServers(info: Docker.ContainerInspectInfo, readFile: (p: stri
   }
 }
 
+/** Flags `lanfence.allow` labels that the image set (an image must not grant itself access). */
+async function markImageLabels(docker: Docker, list: Docker.ContainerInfo[], containers: InventoryContainer[]): Promise<void> {
+  const cache = new Map<string, Record<string, string>>();
+  await Promise.all(
+    containers.map(async (c, i) => {
+      const value = c.labels[ALLOW_LABEL];
+      if (value === undefined) return;
+      const imageId = list[i].ImageID;
+      if (!cache.has(imageId)) cache.set(imageId, (await docker.getImage(imageId).inspect()).Config?.Labels ?? {});
+      if (cache.get(imageId)![ALLOW_LABEL] === value) c.labelsFromImage = [ALLOW_LABEL];
+    }),
+  );
+}
+
 export interface DockerInventoryOptions {
   /** Also inspect each container for its DNS servers (status). */
   dns?: boolean;
@@ -71,6 +86,7 @@ export async function loadDockerInventory(docker: Docker = dockerClient(), opts:
   try {
     const [nets, list] = await Promise.all([docker.listNetworks(), docker.listContainers({ all: false })]);
     const containers = list.map(toContainer);
+    await markImageLabels(docker, list, containers);
     if (opts.dns) {
       await Promise.all(
         containers.map(async (c) => {

@@ -26,6 +26,7 @@ const containerSchema = z.strictObject({
     .default([]),
   composeProject: z.string().optional(),
   dns: z.array(z.string()).optional(),
+  labelsFromImage: z.array(z.string()).optional(),
 });
 
 export const inventoryFileSchema = z.strictObject({

@@ -26,6 +26,8 @@ export interface InventoryContainer {
   labels: Record<string, string>;
   networks: ContainerAttachment[];
   composeProject?: string;
+  /** Label keys whose value comes from the image rather than the container's own configuration. */
+  labelsFromImage?: string[];
   /** DNS servers configured for the container, if known. */
   dns?: string[];
 }

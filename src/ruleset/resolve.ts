@@ -4,6 +4,7 @@
  * and label scope). A scope that matches nothing grants nothing — it never widens access.
  */
 import { interfaceMatches } from '../policy/interfaces.js';
+import { ALLOW_LABEL, labelExceptions } from '../policy/labels.js';
 import type { Inventory, InventoryContainer } from '../inventory/types.js';
 import { anyCidr, cidrOf, parseAddress, type Cidr, type Family } from './cidr.js';
 import type { PortRange, Ruleset } from './types.js';
@@ -45,8 +46,12 @@ const UNFILTERABLE_DRIVERS: Record<string, string> = {
   host: 'host network: the container shares the host\'s network stack',
 };
 
-export function resolve(ruleset: Ruleset, inventory: Inventory): Resolved {
+export function resolve(policyRuleset: Ruleset, inventory: Inventory): Resolved {
   const notes: string[] = [];
+  // Container labels add exceptions scoped to their container (never wider).
+  const labelled = labelExceptions(inventory.containers, policyRuleset.exceptions.length + 1);
+  for (const p of labelled.problems) notes.push(`container ${p.container}: ${ALLOW_LABEL}: ${p.message}`);
+  const ruleset = labelled.exceptions.length ? { ...policyRuleset, exceptions: [...policyRuleset.exceptions, ...labelled.exceptions] } : policyRuleset;
   const interfaces = [...ruleset.interfaces.patterns];
   if (ruleset.interfaces.auto) {
     const bridges = inventory.networks.filter((n) => n.driver === 'bridge' && n.bridge).map((n) => n.bridge!);

@@ -59,6 +59,11 @@ export class StateStore {
     this.write('current.json', state);
   }
 
+  /** The daemon's own updates (new containers, labels) replace `current` without shifting `previous`. */
+  replaceCurrent(state: AppliedState): void {
+    this.write('current.json', state);
+  }
+
   /** Sets both slots at once (rollback swaps them; a failed confirm restores them). */
   setSlots(current: AppliedState | null, previous: AppliedState | null): void {
     for (const [slot, value] of [['current', current], ['previous', previous]] as const) {

@@ -9,6 +9,7 @@ import { StateStore } from '../../state/store.js';
 import type { Mode } from '../../ruleset/types.js';
 import { VERSION } from '../../version.js';
 import { loadInventoryOption, loadPolicyReportingWarnings } from '../context.js';
+import { INVENTORY_HELP } from '../context.js';
 import { outputState, printJson, type Io } from '../output.js';
 import { progress } from '../progress.js';
 import type { CommandModule } from './types.js';
@@ -32,7 +33,7 @@ export const applyCommand: CommandModule = {
       .addOption(new Option('-b, --backend <name>', 'backend (default: the policy\'s; auto = nftables when nft works, else iptables)').choices([...BACKEND_NAMES, 'auto']))
       .addOption(new Option('--mode <mode>', 'override the policy\'s mode for this apply').choices(['audit', 'enforce']))
       .option('--confirm <seconds>', 'restore the previous rules unless confirmed within SECONDS (terminal prompt or `lanfence confirm`)')
-      .option('-i, --inventory <file>', 'Docker inventory JSON snapshot instead of asking Docker')
+      .option('-i, --inventory <file>', INVENTORY_HELP)
       .option('--json', 'machine-readable result on stdout')
       .action(async (opts: ApplyOpts) => {
         outputState.json = !!opts.json;

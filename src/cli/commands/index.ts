@@ -2,7 +2,9 @@
 import { applyCommand } from './apply.js';
 import { checkCommand } from './check.js';
 import { confirmCommand } from './confirm.js';
+import { daemonCommand } from './daemon.js';
 import { initCommand } from './init.js';
+import { installServiceCommand } from './install-service.js';
 import { planCommand } from './plan.js';
 import { removeCommand } from './remove.js';
 import { rollbackCommand } from './rollback.js';
@@ -18,6 +20,8 @@ export const COMMANDS: readonly CommandModule[] = [
   removeCommand,
   rollbackCommand,
   confirmCommand,
+  daemonCommand,
+  installServiceCommand,
   initCommand,
   schemaCommand,
 ];

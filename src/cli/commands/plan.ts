@@ -8,6 +8,7 @@ import { shortText } from '../../ruleset/cidr.js';
 import { resolve, type Resolved } from '../../ruleset/resolve.js';
 import type { Exception, Scope } from '../../ruleset/types.js';
 import { chooseBackend, loadInventoryOption, loadPolicyReportingWarnings } from '../context.js';
+import { INVENTORY_HELP } from '../context.js';
 import { outputState, printJson } from '../output.js';
 import type { CommandModule } from './types.js';
 
@@ -41,7 +42,7 @@ export const planCommand: CommandModule = {
       .description('print the rules lanfence would apply (no root needed)')
       .option('-p, --policy <file>', 'policy file (default /etc/lanfence/policy.yaml, else the embedded default)')
       .addOption(new Option('-b, --backend <name>', 'backend to render for').choices(BACKEND_NAMES))
-      .option('-i, --inventory <file>', 'Docker inventory JSON snapshot instead of asking Docker')
+      .option('-i, --inventory <file>', INVENTORY_HELP)
       .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
       .action(async (opts: { policy?: string; backend?: string; inventory?: string; format: string }) => {
         outputState.json = opts.format === 'json';

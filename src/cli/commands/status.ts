@@ -1,9 +1,12 @@
 /** `lanfence status`: protection in place as applied? Exit 0 yes, 4 drifted, 5 absent / never applied. */
+import { DEFAULT_SOCKET, queryDaemon } from '../../daemon/api.js';
+import type { DaemonState } from '../../daemon/daemon.js';
 import { EXIT } from '../../errors.js';
 import { runCommand } from '../../exec.js';
 import { collectStatus, type StatusReport } from '../../engine/status.js';
 import { StateStore } from '../../state/store.js';
 import { loadInventoryOption } from '../context.js';
+import { INVENTORY_HELP } from '../context.js';
 import { outputState, printJson } from '../output.js';
 import type { CommandModule } from './types.js';
 
@@ -28,6 +31,11 @@ export function formatStatus(r: StatusReport): string[] {
       lines.push(`  ${n.name.padEnd(20)} ${cov}, IPv6 ${n.ipv6 ? 'on' : 'off'}${n.internal ? ', internal' : ''}${n.subnets.length ? `, ${n.subnets.join(' ')}` : ''}`);
     }
   }
+  const d = r.daemon as DaemonState | undefined;
+  if (d) {
+    lines.push(`daemon:     running since ${d.startedAt}; Docker ${d.docker.up ? 'connected' : `UNAVAILABLE since ${d.docker.since} (${d.docker.lastError ?? ''}), last rules kept`}; ${d.applies} applies (${d.setUpdates} set updates), ${d.repairs.length} drift repairs, ${d.failures} failures`);
+    for (const n of d.notes) lines.push(`  ${n}`);
+  } else lines.push('daemon:     not running (drift is not repaired, new containers\' label exceptions are not applied)');
   if (r.unprotected.length) lines.push('unprotected containers:', ...r.unprotected.map((u) => `  ${u.container}: ${u.reason}`));
   if (r.dns.length) {
     lines.push('containers whose DNS servers are blocked:');
@@ -42,12 +50,14 @@ export const statusCommand: CommandModule = {
     program
       .command('status')
       .description('is protection in place as applied? drift, counters, coverage, unprotected containers, blocked DNS')
-      .option('-i, --inventory <file>', 'Docker inventory JSON snapshot instead of asking Docker')
+      .option('-i, --inventory <file>', INVENTORY_HELP)
       .option('--json', 'machine-readable result on stdout')
       .action(async (opts: { inventory?: string; json?: boolean }) => {
         outputState.json = !!opts.json;
         const inv = await loadInventoryOption(opts.inventory, { dns: true });
         const report = await collectStatus(new StateStore(), runCommand, inv.inventory, inv.note);
+        const daemon = await queryDaemon<DaemonState>(process.env.LANFENCE_SOCKET ?? DEFAULT_SOCKET, '/v1/status');
+        if (daemon) report.daemon = daemon;
         if (opts.json) printJson(io, { ok: report.state === 'in-place', ...report });
         else io.out(formatStatus(report).join('\n'));
         setExit(EXIT_FOR[report.state]);

@@ -1,0 +1,64 @@
+/** `lanfence daemon`: follow Docker, repair drift, serve the local API. */
+import Docker from 'dockerode';
+import { Option } from 'commander';
+import { BACKEND_NAMES } from '../../backends/index.js';
+import { UsageError } from '../../errors.js';
+import { runCommand } from '../../exec.js';
+import { loadDockerInventory } from '../../inventory/docker.js';
+import { loadPolicy } from '../../policy/load.js';
+import { StateStore } from '../../state/store.js';
+import { VERSION } from '../../version.js';
+import { DEFAULT_SOCKET, serveApi } from '../../daemon/api.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { dockerSubscriber } from '../../daemon/docker-events.js';
+import { watchFirewalldReloads } from '../../daemon/firewalld-signal.js';
+import type { CommandModule } from './types.js';
+
+export const daemonCommand: CommandModule = {
+  name: 'daemon',
+  register(program, io) {
+    program
+      .command('daemon')
+      .description('follow Docker (networks, containers, labels), repair drift, serve the local API (root)')
+      .option('-p, --policy <file>', 'policy file (re-read on SIGHUP)')
+      .addOption(new Option('-b, --backend <name>', 'backend (default: the policy\'s)').choices([...BACKEND_NAMES, 'auto']))
+      .option('--interval <seconds>', 'drift check period', '5')
+      .option('--socket <path>', 'local API socket', DEFAULT_SOCKET)
+      .action(async (opts: { policy?: string; backend?: string; interval: string; socket: string }) => {
+        const seconds = Number(opts.interval);
+        if (!(seconds >= 0.2 && seconds <= 3600)) throw new UsageError(`--interval: expected seconds between 0.2 and 3600, got "${opts.interval}"`);
+        const log = (m: string) => io.err(`${new Date().toISOString()} ${m}`);
+        loadPolicy(opts.policy); // refuse to start on an invalid policy (PolicyError → exit 2)
+        const docker = new Docker({ timeout: 10_000 } as Docker.DockerOptions);
+        const daemon = new Daemon({
+          loadPolicy: () => loadPolicy(opts.policy),
+          inventory: () => loadDockerInventory(docker),
+          subscribe: dockerSubscriber(docker),
+          run: runCommand,
+          store: new StateStore(),
+          backend: opts.backend,
+          version: VERSION,
+          checkIntervalMs: seconds * 1000,
+          log,
+        });
+        await daemon.start();
+        const server = await serveApi(daemon, opts.socket);
+        const stopWatch = watchFirewalldReloads(() => daemon.trigger('firewalld reloaded', [300, 1500, 4000]), log);
+        log(`local API on ${opts.socket}`);
+        await new Promise<void>((resolve) => {
+          process.on('SIGHUP', () => {
+            log('SIGHUP: re-reading the policy');
+            void daemon.reload();
+          });
+          const shutdown = (sig: string) => {
+            log(`${sig}: stopping (the rules stay in place)`);
+            stopWatch();
+            server.close();
+            void daemon.stop().then(resolve);
+          };
+          process.once('SIGTERM', () => shutdown('SIGTERM'));
+          process.once('SIGINT', () => shutdown('SIGINT'));
+        });
+      });
+  },
+};
