@@ -49,7 +49,9 @@ export interface DaemonState {
   failures: number;
   lastApply?: { at: string; kind: 'full' | 'sets'; reason: string };
   lastCheck?: { at: string; matches: boolean };
+  /** The most recent repairs (at most MAX_REPAIRS_KEPT). */
   repairs: Repair[];
+  repairsTotal: number;
   notes: string[];
   addressesTracked: number;
 }
@@ -72,7 +74,7 @@ export class Daemon {
 
   constructor(private readonly deps: DaemonDeps) {
     const now = this.iso();
-    this.state = { startedAt: now, backend: null, docker: { up: false, since: now }, applies: 0, setUpdates: 0, failures: 0, repairs: [], notes: [], addressesTracked: 0 };
+    this.state = { startedAt: now, backend: null, docker: { up: false, since: now }, applies: 0, setUpdates: 0, failures: 0, repairs: [], repairsTotal: 0, notes: [], addressesTracked: 0 };
     this.applied = deps.store.read('current');
   }
 
@@ -253,6 +255,7 @@ export class Daemon {
       const after = await backend.inspect(this.applied.rendered, this.deps.run);
       const repair: Repair = { at: this.iso(), trigger, differences: status.differences, durationMs: Date.now() - t0 };
       this.state.repairs = [...this.state.repairs, repair].slice(-MAX_REPAIRS_KEPT);
+      this.state.repairsTotal++;
       this.state.lastCheck = { at: this.iso(), matches: after.matches };
       this.deps.log(after.matches ? `repaired in ${repair.durationMs} ms` : `re-applied, still differs: ${after.differences.join('; ')}`);
     } catch (e) {

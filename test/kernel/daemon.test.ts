@@ -93,7 +93,8 @@ describe.runIf(enabled)('daemon (nftables, scripted Docker)', () => {
     const ms = await until('lab-custom0 in container_ifaces', () => table().includes('"lab-custom0"'), 1000);
     console.log(`new network covered in ${ms} ms`);
     expect(table()).toMatch(/"br-0123456789ab" \. 10\.57\.17\.5 \. tcp \. 5432/);
-    expect(daemon.state.setUpdates).toBe(before + 1);
+    await until('the set update is counted', () => daemon.state.setUpdates === before + 1, 1000);
+    expect(daemon.state.lastApply?.kind).toBe('sets');
   });
 
   it('a container with a lanfence.allow label gets exactly its exception; on stop it is gone', async () => {

@@ -8,16 +8,12 @@
  * for real, twice (re-applying must work: sets are swapped, chains flushed), and every hook inserted —
  * all in the namespace, which disappears with the script.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { commandLine, type Runner } from '../../exec.js';
+import type { Runner } from '../../exec.js';
 import type { CheckResult, Rendered } from '../types.js';
 import { CHAINS, hookCommand, type IptablesHook } from './render.js';
+import { inThrowawayNetns, shq, THROWAWAY_TIMEOUT_MS } from './throwaway.js';
 
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-export const CHECK_TIMEOUT_MS = 120_000;
+export const CHECK_TIMEOUT_MS = THROWAWAY_TIMEOUT_MS;
 
 /**
  * Every hook apply may insert. LANFENCE-IN is declared even when protect.host is off, so inserting
@@ -28,8 +24,8 @@ const ALL_HOOKS: IptablesHook[] = [4, 6].flatMap((family) => [
   { family: family as 4 | 6, chain: 'INPUT', rule: ['-j', CHAINS.in] },
 ]);
 
-export function checkScript(dir: string): string {
-  const f = (name: string) => shq(join(dir, name));
+/** `f` turns a file name (ipset.restore, iptables.rules, ip6tables.rules) into its quoted path. */
+export function checkScript(f: (name: string) => string): string {
   const step = (what: string, cmd: string) => `${cmd} || fail ${shq(what)}`;
   const lines = [
     'fail() { echo "lanfence check: $1 failed" >&2; exit 1; }',
@@ -55,16 +51,6 @@ export async function checkIptables(rendered: Rendered, run: Runner): Promise<Ch
   if (ipset === undefined || v4 === undefined || v6 === undefined)
     return { ok: false, cmd: '(none)', stderr: 'rendered rules lack an ipset, iptables or ip6tables part' };
 
-  const dir = await mkdtemp(join(tmpdir(), 'lanfence-iptables-check-'));
-  try {
-    await writeFile(join(dir, 'ipset.restore'), ipset);
-    await writeFile(join(dir, 'iptables.rules'), v4);
-    await writeFile(join(dir, 'ip6tables.rules'), v6);
-    const script = checkScript(dir);
-    const args = ['--net', '--', 'sh', '-ec', script];
-    const r = await run('unshare', args, { timeoutMs: CHECK_TIMEOUT_MS });
-    return { ok: r.code === 0, cmd: commandLine('unshare', args), stderr: r.stderr.trim() };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const r = await inThrowawayNetns(run, { 'ipset.restore': ipset, 'iptables.rules': v4, 'ip6tables.rules': v6 }, checkScript);
+  return { ok: r.code === 0, cmd: r.cmd, stderr: r.stderr.trim() };
 }

@@ -137,6 +137,24 @@ export function iptablesHooks(resolved: Resolved): IptablesHook[] {
 
 export const hookCommand = (h: IptablesHook): string => [tool(h.family), '-I', h.chain, '1', ...h.rule].join(' ');
 
+/** Heading of the hooks section in the rendered text; `renderedHooks` reads the hooks back from there. */
+export const HOOKS_HEADING = '# ---- hooks (inserted once by apply, each only when missing) ----';
+
+/**
+ * The hooks of a rendering, read back from its text (the restore files do not hold them): every
+ * `hookCommand` line after HOOKS_HEADING.
+ */
+export function renderedHooks(rendered: Rendered): IptablesHook[] {
+  const at = rendered.text.indexOf(HOOKS_HEADING);
+  if (at < 0) return [];
+  const hooks: IptablesHook[] = [];
+  for (const line of rendered.text.slice(at + HOOKS_HEADING.length).split('\n')) {
+    const m = /^(iptables|ip6tables) -I (\S+) 1 (.+)$/.exec(line.trim());
+    if (m) hooks.push({ family: m[1] === 'iptables' ? 4 : 6, chain: m[2], rule: m[3].split(' ') });
+  }
+  return hooks;
+}
+
 export function renderIptables(resolved: Resolved): Rendered {
   const plan = planExceptions(resolved);
   const blockSets = ([4, 6] as const).map((f) => blockSet(resolved, f)).filter((s): s is IpSet => s !== null);
@@ -161,7 +179,7 @@ export function renderIptables(resolved: Resolved): Rendered {
     `# ---- ipset restore ----\n${parts[0].content}`,
     `# ---- iptables-restore --noflush ----\n${parts[1].content}`,
     `# ---- ip6tables-restore --noflush ----\n${parts[2].content}`,
-    `# ---- hooks (inserted once by apply, each only when missing) ----\n${hooks.map(hookCommand).join('\n')}\n`,
+    `${HOOKS_HEADING}\n${hooks.map(hookCommand).join('\n')}\n`,
   ].join('\n');
   return { backend: 'iptables', text, parts };
 }

@@ -3,6 +3,7 @@ import { applyCommand } from './apply.js';
 import { checkCommand } from './check.js';
 import { confirmCommand } from './confirm.js';
 import { daemonCommand } from './daemon.js';
+import { explainCommand } from './explain.js';
 import { initCommand } from './init.js';
 import { installServiceCommand } from './install-service.js';
 import { planCommand } from './plan.js';
@@ -24,5 +25,6 @@ export const COMMANDS: readonly CommandModule[] = [
   installServiceCommand,
   initCommand,
   schemaCommand,
+  explainCommand,
 ];
 export type { CommandModule } from './types.js';

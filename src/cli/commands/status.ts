@@ -33,7 +33,7 @@ export function formatStatus(r: StatusReport): string[] {
   }
   const d = r.daemon as DaemonState | undefined;
   if (d) {
-    lines.push(`daemon:     running since ${d.startedAt}; Docker ${d.docker.up ? 'connected' : `UNAVAILABLE since ${d.docker.since} (${d.docker.lastError ?? ''}), last rules kept`}; ${d.applies} applies (${d.setUpdates} set updates), ${d.repairs.length} drift repairs, ${d.failures} failures`);
+    lines.push(`daemon:     running since ${d.startedAt}; Docker ${d.docker.up ? 'connected' : `UNAVAILABLE since ${d.docker.since} (${d.docker.lastError ?? ''}), last rules kept`}; ${d.applies} applies (${d.setUpdates} set updates), ${d.repairsTotal} drift repairs, ${d.failures} failures`);
     for (const n of d.notes) lines.push(`  ${n}`);
   } else lines.push('daemon:     not running (drift is not repaired, new containers\' label exceptions are not applied)');
   if (r.unprotected.length) lines.push('unprotected containers:', ...r.unprotected.map((u) => `  ${u.container}: ${u.reason}`));

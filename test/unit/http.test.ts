@@ -1,0 +1,132 @@
+/** The daemon's HTTP server: metrics that promtool accepts, token, SSE drops, static files, API. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Daemon, DaemonState } from '../../src/daemon/daemon.js';
+import { DropFeed, MAX_RECENT, type AttributedDrop } from '../../src/daemon/drops.js';
+import { createHttpServer, listen } from '../../src/daemon/http.js';
+import { Metrics, MAX_CONTAINER_LABELS } from '../../src/daemon/metrics.js';
+import { webApi } from '../../src/daemon/web-api.js';
+import { StateStore } from '../../src/state/store.js';
+import { goldenInventory } from '../support/fixtures.js';
+
+const state: DaemonState = {
+  startedAt: '2026-11-29T00:00:00.000Z',
+  backend: 'nftables',
+  docker: { up: true, since: '2026-11-29T00:00:00.000Z' },
+  applies: 3,
+  setUpdates: 2,
+  failures: 0,
+  lastApply: { at: '2026-11-29T00:00:01.000Z', kind: 'sets', reason: 'docker: container start web' },
+  lastCheck: { at: '2026-11-29T00:00:02.000Z', matches: true },
+  repairs: [{ at: '2026-11-29T00:00:03.000Z', trigger: 'periodic check', differences: ['table inet lanfence is absent'], durationMs: 120 }],
+  repairsTotal: 1,
+  notes: [],
+  addressesTracked: 4,
+};
+const fakeDaemon = { state, inventorySnapshot: () => goldenInventory() } as unknown as Daemon;
+
+const drop = (i: number, container = 'web'): AttributedDrop => ({ time: Date.now(), container, src: '172.17.0.2', dst: '10.0.0.5', proto: 'tcp', dport: 5000 + i, entry: 'private (RFC 1918)', path: 'forward', mode: 'enforce' });
+
+function server(token?: string) {
+  const metrics = new Metrics();
+  const drops = new DropFeed();
+  const webDir = mkdtempSync(join(tmpdir(), 'lanfence-web-'));
+  mkdirSync(join(webDir, 'assets'));
+  writeFileSync(join(webDir, 'index.html'), '<!doctype html><title>lanfence</title>');
+  writeFileSync(join(webDir, 'assets', 'app.js'), 'console.log(1)');
+  const store = new StateStore(mkdtempSync(join(tmpdir(), 'lanfence-state-')));
+  const s = createHttpServer({ metrics, beforeScrape: () => metrics.update(state), drops, api: webApi({ daemon: fakeDaemon, store, drops }), webDir, token });
+  return { s, metrics, drops };
+}
+
+describe('daemon HTTP server', () => {
+  const { s, metrics, drops } = server();
+  let base = '';
+  beforeAll(async () => {
+    await listen(s, '127.0.0.1', 0);
+    base = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    s.closeAllConnections();
+    s.close();
+  });
+
+  it('serves metrics that promtool accepts', async () => {
+    metrics.drops.inc({ container: metrics.containerLabel('web'), entry: 'private (RFC 1918)', proto: 'tcp', mode: 'enforce' });
+    metrics.parserErrors.inc(2);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/lanfence_drops_total\{container="web",entry="private \(RFC 1918\)",proto="tcp",mode="enforce"\} 1/);
+    expect(text).toMatch(/lanfence_rules_state\{state="applied"\} 1/);
+    expect(text).toMatch(/lanfence_drift_repairs_total 1/);
+    expect(text).toMatch(/lanfence_applies_total\{kind="sets"\} 2/);
+    expect(text).toMatch(/lanfence_log_parse_errors_total 2/);
+    const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(out).toBe('');
+  });
+
+  it('bounds the container label cardinality', () => {
+    const m = new Metrics();
+    for (let i = 0; i < MAX_CONTAINER_LABELS + 50; i++) m.containerLabel(`c${i}`);
+    expect(m.containerLabel('one-more')).toBe('other');
+    expect(m.containerLabel('c0')).toBe('c0');
+  });
+
+  it('streams drops over SSE, filtered by container', async () => {
+    const res = await fetch(`${base}/api/drops/stream?container=web`);
+    const reader = res.body!.getReader();
+    setTimeout(() => {
+      drops.push(drop(1, 'other'));
+      drops.push(drop(2, 'web'));
+    }, 50);
+    let text = '';
+    while (!text.includes('event: drop')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    expect(text).toContain('"container":"web"');
+    expect(text).not.toContain('"container":"other"');
+  });
+
+  it('answers the JSON API', async () => {
+    const o = await (await fetch(`${base}/api/overview`)).json();
+    expect(o).toMatchObject({ backend: 'nftables', rules: 'absent', docker: { up: true }, daemon: { applies: 3, repairs: 1 } });
+    const cov = await (await fetch(`${base}/api/coverage`)).json();
+    expect(cov.networks.find((n: { name: string }) => n.name === 'lan')).toMatchObject({ driver: 'macvlan', covered: false });
+    const recent = await (await fetch(`${base}/api/drops?container=web`)).json();
+    expect(recent[0]).toMatchObject({ container: 'web', dport: 5002 });
+    expect((await fetch(`${base}/api/nope`)).status).toBe(404);
+    expect((await fetch(`${base}/api/overview`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('serves the dashboard, never outside its directory', async () => {
+    expect(await (await fetch(`${base}/assets/app.js`)).text()).toBe('console.log(1)');
+    expect(await (await fetch(`${base}/containers/web`)).text()).toContain('<title>lanfence</title>');
+    const evil = await fetch(`${base}/..%2f..%2fetc%2fpasswd`);
+    expect(await evil.text()).not.toContain('root:');
+  });
+
+  it('keeps the recent drops bounded', () => {
+    const feed = new DropFeed();
+    for (let i = 0; i < MAX_RECENT + 500; i++) feed.push(drop(i));
+    expect(feed.recent({ limit: MAX_RECENT * 2 })).toHaveLength(MAX_RECENT);
+    expect(feed.recent({ limit: 1 })[0].dport).toBe(5000 + MAX_RECENT + 499);
+  });
+});
+
+describe('daemon HTTP server with a token', () => {
+  const { s } = server('s3cret');
+  let base = '';
+  beforeAll(async () => {
+    await listen(s, '127.0.0.1', 0);
+    base = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  });
+  afterAll(() => s.close());
+  it('refuses without the token, accepts Bearer and ?token=', async () => {
+    expect((await fetch(`${base}/api/overview`)).status).toBe(401);
+    expect((await fetch(`${base}/api/overview`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${base}/api/overview`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+    expect((await fetch(`${base}/metrics?token=s3cret`)).status).toBe(200);
+  });
+});
