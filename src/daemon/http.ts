@@ -47,13 +47,19 @@ export function parseListen(text: string): { host: string; port: number } {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** Constant-time token check: Authorization: Bearer, or ?token= (EventSource cannot set headers). */
+/**
+ * Constant-time token check for data (/api/*, /metrics): Authorization: Bearer, or ?token= on the
+ * drop stream only (EventSource cannot set headers). The dashboard's own files hold no data.
+ */
 export function authorized(req: IncomingMessage, url: URL, token: string | undefined): boolean {
   if (!token) return true;
+  if (!url.pathname.startsWith('/api/') && url.pathname !== '/metrics') return true;
   const header = req.headers.authorization ?? '';
-  const given = header.startsWith('Bearer ') ? header.slice(7) : (url.searchParams.get('token') ?? '');
+  const given = header.startsWith('Bearer ') ? header.slice(7) : url.pathname === '/api/drops/stream' ? (url.searchParams.get('token') ?? '') : '';
   return timingSafeEqual(digest(given), digest(token));
 }
+
+const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 export function createHttpServer(deps: HttpDeps): Server {
   return createServer((req, res) => {
@@ -70,6 +76,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'read-only: GET only');
   if (!authorized(req, url, deps.token)) throw new HttpError(401, 'token required');
   res.setHeader('x-content-type-options', 'nosniff');
+  res.setHeader('content-security-policy', CSP);
+  res.setHeader('referrer-policy', 'no-referrer');
   if (url.pathname === '/metrics') {
     deps.beforeScrape?.();
     res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });

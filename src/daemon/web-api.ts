@@ -1,6 +1,8 @@
 /** The JSON API handlers behind /api/* (docs/api.md), from the daemon's state. */
 import { exceptionText } from '../cli/commands/plan.js';
-import { emptyInventory } from '../inventory/types.js';
+import { explanationJson } from '../cli/commands/explain.js';
+import { explain } from '../explain/index.js';
+import { emptyInventory, type Inventory } from '../inventory/types.js';
 import { interfaceMatches } from '../policy/interfaces.js';
 import { parsePolicy } from '../policy/load.js';
 import { resolve, type Resolved } from '../ruleset/resolve.js';
@@ -13,8 +15,16 @@ export interface WebApiDeps {
   daemon: Daemon;
   store: StateStore;
   drops: DropFeed;
-  explain?: (from: string, to: string, resolved: Resolved) => unknown;
   suggestions?: (resolved: Resolved) => unknown[];
+}
+
+const API_VERDICT: Record<string, string> = { dropped: 'drop', rejected: 'drop', logged: 'log', allowed: 'pass', passes: 'pass', 'not-judged': 'not-judged' };
+
+/** `/api/explain`: the same answer as `lanfence explain --json`, plus the short verdict of docs/api.md. */
+function explainApi(from: string, to: string, resolved: Resolved, inventory: Inventory, policyFile: string): unknown {
+  const x = explain(resolved, inventory, { from, to });
+  const full = explanationJson(x, { policy: policyFile, inventory: inventory.source });
+  return { ...full, verdict: API_VERDICT[x.verdict], detail: x.verdict, exception: full.exception };
 }
 
 const HOUR = 3_600_000;
@@ -97,9 +107,8 @@ export function webApi(deps: WebApiDeps): Record<string, ApiHandler> {
       if (!from || !to) throw new HttpError(400, 'from and to are required');
       const r = resolved();
       if (!r) throw new HttpError(404, 'nothing applied yet');
-      if (!deps.explain) throw new HttpError(501, 'explain is not available');
       try {
-        return deps.explain(from, to, r);
+        return explainApi(from, to, r, deps.daemon.inventorySnapshot() ?? emptyInventory(), current()!.policyFile);
       } catch (e) {
         throw new HttpError(400, (e as Error).message);
       }

@@ -127,6 +127,10 @@ describe('daemon HTTP server with a token', () => {
     expect((await fetch(`${base}/api/overview`)).status).toBe(401);
     expect((await fetch(`${base}/api/overview`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await fetch(`${base}/api/overview`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
-    expect((await fetch(`${base}/metrics?token=s3cret`)).status).toBe(200);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+    expect((await fetch(`${base}/metrics?token=s3cret`)).status).toBe(401);
+    // the page and its assets carry no data: they load without the token
+    expect((await fetch(`${base}/`)).status).toBe(200);
+    expect((await fetch(`${base}/assets/app.js`)).status).toBe(200);
   });
 });
