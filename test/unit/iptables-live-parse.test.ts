@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rollbackLines, setRollbackLines, settleLines } from '../../src/backends/iptables/apply.js';
-import { hookRules, parseIpsetSave, parseSave, setsOfRestore } from '../../src/backends/iptables/live.js';
+import { forwardBypass, forwardRepairLines, hookRules, parseIpsetSave, parseSave, setsOfRestore } from '../../src/backends/iptables/live.js';
 import { blockedPackets, diffStates, presence } from '../../src/backends/iptables/read.js';
 import { iptablesHooks, renderedHooks, renderIptables } from '../../src/backends/iptables/render.js';
 import { removeLines } from '../../src/backends/iptables/remove.js';
@@ -186,5 +186,23 @@ describe('differences', () => {
     ]);
     expect(diffStates(expected, expected, [])).toEqual(['unexpected in INPUT (IPv4): -j LANFENCE-IN', 'unexpected in DOCKER-USER (IPv4): -j LANFENCE-FWD']);
     expect(presence({ filter: { 4: parseSave(''), 6: parseSave('') }, sets: new Map() })).toEqual([]);
+  });
+});
+
+describe('Docker FORWARD bypass (DOCKER-USER reached after an ACCEPT)', () => {
+  const dump = (rules: string[]) => parseSave(`*filter\n:FORWARD ACCEPT [0:0]\n:DOCKER-USER - [0:0]\n${rules.map((r) => `-A FORWARD ${r}`).join('\n')}\nCOMMIT\n`);
+  it('is fine when -j DOCKER-USER comes first (after isolation jumps)', () => {
+    const d = dump(['-j DOCKER-ISOLATION-STAGE-1', '-j DOCKER-USER', '-o docker0 -j DOCKER', '-i docker0 ! -o docker0 -j ACCEPT']);
+    expect(forwardBypass(d)).toBeNull();
+    expect(forwardRepairLines(d)).toEqual([]);
+  });
+  it('reports an ACCEPT above the jump, and repairs it by moving the jump to the top', () => {
+    const d = dump(['-i br-1 ! -o br-1 -j ACCEPT', '-j DOCKER-USER']);
+    expect(forwardBypass(d)).toMatch(/"-i br-1 ! -o br-1 -j ACCEPT" \(rule 1\) comes before -j DOCKER-USER \(rule 2\): lanfence is bypassed/);
+    expect(forwardRepairLines(d)).toEqual(['-D FORWARD -j DOCKER-USER', '-I FORWARD 1 -j DOCKER-USER']);
+  });
+  it('reports a missing jump when Docker accepts traffic', () => {
+    expect(forwardBypass(dump(['-i docker0 ! -o docker0 -j ACCEPT']))).toMatch(/has no -j DOCKER-USER/);
+    expect(forwardBypass(dump([]))).toBeNull();
   });
 });

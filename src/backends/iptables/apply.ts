@@ -7,6 +7,7 @@ import type { Runner } from '../../exec.js';
 import type { Family } from '../../ruleset/cidr.js';
 import type { Rendered } from '../types.js';
 import {
+  forwardRepairLines,
   declaredChains,
   FAMILIES,
   filterRestore,
@@ -158,7 +159,8 @@ export async function applyIptables(rendered: Rendered, run: Runner): Promise<vo
       changed.add(f);
     }
     for (const f of FAMILIES) {
-      const lines = settleLines(await saveFilter(run, f), hooks.filter((h) => h.family === f), declaredChains(parts[f]));
+      const live = await saveFilter(run, f);
+      const lines = [...settleLines(live, hooks.filter((h) => h.family === f), declaredChains(parts[f])), ...(f === 4 ? forwardRepairLines(live) : [])];
       const content = filterRestore(lines);
       if (content) await restoreFilter(run, f, content, `inserting the ${TOOLS[f].label} hooks (${TOOLS[f].restore} --noflush)`);
     }

@@ -166,3 +166,26 @@ export async function iptablesAvailable(run: Runner): Promise<boolean> {
   }
   return true;
 }
+
+/**
+ * Docker 20.10 keeps `-j DOCKER-USER` first in FORWARD, but while it rebuilds its rules (restart,
+ * `firewall-cmd --reload`) its per-bridge ACCEPTs can end up above it — and then DOCKER-USER, and
+ * lanfence with it, is bypassed. Returns what is wrong with IPv4 FORWARD, or null when DOCKER-USER
+ * is reached before any rule that accepts (or hands over to Docker's DOCKER chain).
+ */
+export function forwardBypass(v4: FilterDump): string | null {
+  const forward = v4.rules.filter((r) => r.chain === 'FORWARD');
+  const jump = forward.find((r) => r.spec === '-j DOCKER-USER');
+  const accepting = forward.find((r) => /-j (ACCEPT|DOCKER)$/.test(r.spec));
+  if (!jump) return accepting ? 'FORWARD (IPv4) has no -j DOCKER-USER: lanfence is bypassed' : null;
+  if (accepting && accepting.position < jump.position)
+    return `FORWARD (IPv4): "${accepting.spec}" (rule ${accepting.position}) comes before -j DOCKER-USER (rule ${jump.position}): lanfence is bypassed`;
+  return null;
+}
+
+/** restore lines that put `-j DOCKER-USER` first in IPv4 FORWARD (as Docker itself does). */
+export function forwardRepairLines(v4: FilterDump): string[] {
+  if (!forwardBypass(v4)) return [];
+  const copies = v4.rules.filter((r) => r.chain === 'FORWARD' && r.spec === '-j DOCKER-USER');
+  return [...copies.map(() => '-D FORWARD -j DOCKER-USER'), '-I FORWARD 1 -j DOCKER-USER'];
+}

@@ -8,6 +8,7 @@ import type { Runner } from '../../exec.js';
 import type { Family } from '../../ruleset/cidr.js';
 import type { LiveStatus, Rendered } from '../types.js';
 import {
+  forwardBypass,
   FAMILIES,
   hookRules,
   isOwnChain,
@@ -146,8 +147,10 @@ function diffSets(expected: Map<string, SavedSet>, live: Map<string, SavedSet>):
 }
 
 export function diffStates(expected: IptablesState, live: IptablesState, hooks: IptablesHook[]): string[] {
+  const bypass = hooks.some((h) => h.family === 4 && h.chain === 'DOCKER-USER') ? forwardBypass(live.filter[4]) : null;
   return [
     ...FAMILIES.flatMap((f) => [...diffChains(f, expected.filter[f], live.filter[f]), ...diffHooks(f, hooks, live.filter[f])]),
+    ...(bypass ? [bypass] : []),
     ...diffSets(expected.sets, live.sets),
   ];
 }
