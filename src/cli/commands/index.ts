@@ -1,11 +1,13 @@
 /** The explicit command registry: a new command is one file plus one line here. */
 import { applyCommand } from './apply.js';
+import { auditCommand } from './audit.js';
 import { checkCommand } from './check.js';
 import { confirmCommand } from './confirm.js';
 import { daemonCommand } from './daemon.js';
 import { explainCommand } from './explain.js';
 import { initCommand } from './init.js';
 import { installServiceCommand } from './install-service.js';
+import { logsCommand } from './logs.js';
 import { planCommand } from './plan.js';
 import { removeCommand } from './remove.js';
 import { rollbackCommand } from './rollback.js';
@@ -21,6 +23,8 @@ export const COMMANDS: readonly CommandModule[] = [
   removeCommand,
   rollbackCommand,
   confirmCommand,
+  logsCommand,
+  auditCommand,
   daemonCommand,
   installServiceCommand,
   initCommand,
