@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY_YAML } from '../../src/policy/default-policy.js';
 import type { BackendName } from '../../src/ruleset/types.js';
 import { kernelTestsEnabled } from '../support/root.js';
-import { createLab, type Lab } from './lab.js';
-import { expectedResolved, runMatrix } from './matrix.js';
+import { createLab, type Lab } from '../../src/lab/lab.js';
+import { expectedResolved, runMatrix } from '../../src/lab/matrix.js';
 
 const enabled = kernelTestsEnabled('lab fault cases (test/lab)');
 

@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY_YAML } from '../../src/policy/default-policy.js';
 import type { BackendName, Mode } from '../../src/ruleset/types.js';
 import { kernelTestsEnabled } from '../support/root.js';
-import { dockerRules, lanfenceTraces, rootNamespaceTraces } from './inspect.js';
-import { kmsgCursor, parseLogLine, readKmsg, type NetfilterLogLine } from './kmsg.js';
-import { createLab, type Lab } from './lab.js';
-import { expectedResolved, normAddr, runMatrix, type Cell, type Expectation, type MatrixRun } from './matrix.js';
+import { dockerRules, lanfenceTraces, rootNamespaceTraces } from '../../src/lab/inspect.js';
+import { kmsgCursor, parseLogLine, readKmsg, type NetfilterLogLine } from '../../src/lab/kmsg.js';
+import { createLab, type Lab } from '../../src/lab/lab.js';
+import { expectedResolved, normAddr, runMatrix, type Cell, type Expectation, type MatrixRun } from '../../src/lab/matrix.js';
 
 const enabled = kernelTestsEnabled('the network-namespace lab (test/lab)');
 

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { commandLine } from '../../src/exec.js';
+import { commandLine } from '../exec.js';
 import { LAB_DIR, NODE, type Lab, type LabContainer } from './lab.js';
 
 export const PROBE_HELPER = join(LAB_DIR, 'probe-helper.mjs');

@@ -5,11 +5,11 @@
  * one from a real probe. Both are printed side by side; every difference comes with the command
  * that repeats the probe.
  */
-import { parsePolicy } from '../../src/policy/load.js';
-import { containsAddress, cidrOf, parseAddress } from '../../src/ruleset/cidr.js';
-import { evaluate, type Packet, type Verdict } from '../../src/ruleset/evaluate.js';
-import { resolve, type Resolved } from '../../src/ruleset/resolve.js';
-import type { Mode } from '../../src/ruleset/types.js';
+import { parsePolicy } from '../policy/load.js';
+import { containsAddress, cidrOf, parseAddress } from '../ruleset/cidr.js';
+import { evaluate, type Packet, type Verdict } from '../ruleset/evaluate.js';
+import { resolve, type Resolved } from '../ruleset/resolve.js';
+import type { Mode } from '../ruleset/types.js';
 import type { HostAddress, Lab, LabAttachment, LabContainer } from './lab.js';
 import { containerSource, lanSource, probeAll, probeText, reproduceCommand, RETRY_TIMEOUT_MS, type Probe, type ProbeResult, type ProbeSource } from './probe.js';
 import { HOST_TCP_PORTS, HOST_UDP_PORTS, HOST_UPLINK4, HOST_UPLINK6, LAB_NETWORKS, LAN_ADDRESSES, PEER_TCP_PORT, PUBLISHED_PORT, UPLINK, type TargetKind } from './topology.js';

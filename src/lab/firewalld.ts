@@ -20,7 +20,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { inNetns, runCommand, type Runner } from '../../src/exec.js';
+import { inNetns, runCommand, type Runner } from '../exec.js';
 
 export interface FirewalldHandle {
   /** `DBUS_SYSTEM_BUS_ADDRESS` for firewall-cmd, lanfence and dockerd. */

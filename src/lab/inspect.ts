@@ -1,5 +1,5 @@
 /** Read-only looks at a lab's firewall state: lanfence's traces, Docker's own rules. */
-import { runCommand } from '../../src/exec.js';
+import { runCommand } from '../exec.js';
 import type { Lab } from './lab.js';
 
 /** Names lanfence's objects carry: the nft table, iptables chains and ipsets, the firewalld layout's chains. */

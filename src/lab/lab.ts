@@ -14,9 +14,9 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, 
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { commandLine, runCommand, type RunOptions, type RunResult } from '../../src/exec.js';
-import { loadDockerInventory } from '../../src/inventory/docker.js';
-import type { Inventory } from '../../src/inventory/types.js';
+import { commandLine, runCommand, type RunOptions, type RunResult } from '../exec.js';
+import { loadDockerInventory } from '../inventory/docker.js';
+import type { Inventory } from '../inventory/types.js';
 import { startFirewalld, type FirewalldHandle } from './firewalld.js';
 import {
   DOCKER0_V6,
