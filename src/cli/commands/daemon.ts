@@ -15,6 +15,7 @@ import { DEFAULT_SOCKET, serveApi } from '../../daemon/api.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { dockerSubscriber } from '../../daemon/docker-events.js';
 import { watchFirewalldReloads } from '../../daemon/firewalld-signal.js';
+import { DropLog } from '../../daemon/drop-log.js';
 import { DropFeed } from '../../daemon/drops.js';
 import { createHttpServer, DEFAULT_HTTP, isLoopback, listen, parseListen } from '../../daemon/http.js';
 import { Metrics } from '../../daemon/metrics.js';
@@ -64,9 +65,12 @@ export const daemonCommand: CommandModule = {
         log(`local API on ${opts.socket}`);
         const metrics = new Metrics();
         const drops = new DropFeed();
+        const dropLog = new DropLog({ daemon, store, feed: drops, metrics, log });
+        void dropLog.run();
         let http: Server | null = null;
         if (listenOn) {
-          http = createHttpServer({ metrics, beforeScrape: () => metrics.update(daemon.state), drops, api: webApi({ daemon, store, drops }), webDir: WEB_DIR, token });
+          const api = webApi({ daemon, store, drops, suggestions: (r) => dropLog.suggestions(r) });
+          http = createHttpServer({ metrics, beforeScrape: () => metrics.update(daemon.state), drops, api, webDir: WEB_DIR, token });
           await listen(http, listenOn.host, listenOn.port);
           log(`metrics, API and dashboard on http://${opts.http}/`);
         }
@@ -78,6 +82,7 @@ export const daemonCommand: CommandModule = {
           const shutdown = (sig: string) => {
             log(`${sig}: stopping (the rules stay in place)`);
             stopWatch();
+            dropLog.stop();
             server.close();
             http?.close();
             http?.closeAllConnections();

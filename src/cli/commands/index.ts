@@ -4,6 +4,7 @@ import { auditCommand } from './audit.js';
 import { checkCommand } from './check.js';
 import { confirmCommand } from './confirm.js';
 import { daemonCommand } from './daemon.js';
+import { demoCommand } from './demo.js';
 import { explainCommand } from './explain.js';
 import { initCommand } from './init.js';
 import { installServiceCommand } from './install-service.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly CommandModule[] = [
   auditCommand,
   daemonCommand,
   installServiceCommand,
+  demoCommand,
   initCommand,
   schemaCommand,
   explainCommand,
