@@ -107,11 +107,11 @@ describe('help, version, schema', () => {
   it('--help lists the commands and the exit codes', async () => {
     const r = await cli('--help');
     expect(r.code).toBe(0);
-    for (const c of ['plan', 'check', 'explain', 'apply', 'status', 'remove', 'rollback', 'confirm', 'daemon', 'install-service', 'init', 'schema']) expect(r.out).toMatch(new RegExp(`\\n  ${c}\\b`));
+    for (const c of ['plan', 'check', 'explain', 'apply', 'status', 'remove', 'rollback', 'confirm', 'logs', 'audit', 'daemon', 'install-service', 'demo', 'init', 'schema']) expect(r.out).toMatch(new RegExp(`\\n  ${c}\\b`));
     expect(r.out).toMatch(/Exit codes:/);
   });
   it('every command has --help', async () => {
-    for (const c of ['plan', 'check', 'explain', 'apply', 'status', 'remove', 'rollback', 'confirm', 'daemon', 'install-service', 'init', 'schema']) {
+    for (const c of ['plan', 'check', 'explain', 'apply', 'status', 'remove', 'rollback', 'confirm', 'logs', 'audit', 'daemon', 'install-service', 'demo', 'init', 'schema']) {
       const r = await cli(c, '--help');
       expect(r.code, c).toBe(0);
       expect(r.out).toMatch(new RegExp(`Usage: lanfence ${c}`));
