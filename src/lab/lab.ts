@@ -15,6 +15,8 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { commandLine, runCommand, type RunOptions, type RunResult } from '../exec.js';
+import { queryDaemon } from '../daemon/api.js';
+import type { DaemonState } from '../daemon/daemon.js';
 import { loadDockerInventory } from '../inventory/docker.js';
 import type { Inventory } from '../inventory/types.js';
 import { startFirewalld, type FirewalldHandle } from './firewalld.js';
@@ -120,9 +122,41 @@ export interface Lab {
    * otherwise pass as established).
    */
   resetConntrack(): Promise<void>;
+  /** Stops dockerd (SIGTERM; waits until it has exited); containers keep running (live-restore). */
+  stopDockerd(): Promise<void>;
+  /** Starts dockerd again after `stopDockerd()`; resolves once it answers. */
+  startDockerd(): Promise<void>;
   /** Stops dockerd (SIGTERM) and starts it again; containers keep running (live-restore). */
   restartDockerd(): Promise<void>;
+  /**
+   * Starts a long-lived `lanfence daemon ...args` in the host namespace, against the lab's Docker,
+   * state dir and (with firewalld) D-Bus, its local API on `<dir>/lanfence-<n>.sock` unless `args`
+   * give `--socket`. Resolves once the API answers. Teardown stops it if the test did not.
+   */
+  startDaemon(args: string[], opts?: { env?: Record<string, string>; readyTimeoutMs?: number }): Promise<LabDaemon>;
   teardown(): Promise<void>;
+}
+
+/** A `lanfence daemon` process started by `lab.startDaemon()`. */
+export interface LabDaemon {
+  pid: number;
+  /** Its local API socket (give it to `lanfence status` as LANFENCE_SOCKET). */
+  socket: string;
+  /** Its stdout and stderr. */
+  logFile: string;
+  /** The command line, for messages. */
+  command: string;
+  /** GET `/v1/status` from its local API; null when it does not answer. */
+  status(): Promise<DaemonState | null>;
+  /** GET any path of its local API; null when it does not answer. */
+  query<T>(path: string): Promise<T | null>;
+  /** Its output so far (the last `lines` lines). */
+  log(lines?: number): string;
+  exited(): boolean;
+  /** Sends `signal` to the daemon (SIGKILL: to its whole process group, as systemd would) and waits until it has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM (the rules stay in place), SIGKILL after `timeoutMs`; resolves with the exit code (null: killed). Idempotent. */
+  stop(timeoutMs?: number): Promise<number | null>;
 }
 
 /** What emergency cleanup needs; filled in as setup progresses. */
@@ -360,6 +394,14 @@ async function build(res: Resources, opts: Required<LabOptions>): Promise<Lab> {
     ...args,
   ];
 
+  const stopDockerd = async (): Promise<void> => {
+    const old = res.children[0];
+    if (exited(old)) return;
+    old.kill('SIGTERM');
+    for (const until = Date.now() + 30_000; !exited(old) && Date.now() < until; ) await sleep(100);
+    if (!exited(old)) throw new Error(`lab: dockerd (pid ${old.pid}) still running 30 s after SIGTERM`);
+  };
+
   const lab: Lab = {
     id,
     dir,
@@ -385,15 +427,83 @@ async function build(res: Resources, opts: Required<LabOptions>): Promise<Lab> {
     resetConntrack: async () => {
       must(await exec('host', 'conntrack', ['-F']), 'conntrack -F (package conntrack)');
     },
-    restartDockerd: async () => {
-      const old = res.children[0];
-      old.kill('SIGTERM');
-      for (const until = Date.now() + 30_000; old.exitCode === null && old.signalCode === null && Date.now() < until; ) await sleep(100);
+    stopDockerd,
+    startDockerd: async () => {
+      if (!exited(res.children[0])) throw new Error('lab: startDockerd: dockerd is running (stopDockerd first)');
       res.children[0] = await startDockerd();
     },
+    restartDockerd: async () => {
+      await stopDockerd();
+      res.children[0] = await startDockerd();
+    },
+    startDaemon: (args, o = {}) => startLanfenceDaemon(res, lanfenceArgv, args, o),
     teardown: () => gracefulTeardown(res, docker),
   };
   return lab;
+}
+
+let daemonCount = 0;
+
+async function startLanfenceDaemon(
+  res: Resources,
+  argv: (args: string[], extra?: Record<string, string>) => string[],
+  args: string[],
+  opts: { env?: Record<string, string>; readyTimeoutMs?: number },
+): Promise<LabDaemon> {
+  const n = ++daemonCount;
+  const socketIdx = args.indexOf('--socket');
+  const socket = socketIdx >= 0 ? args[socketIdx + 1] : join(res.dir, `lanfence-${n}.sock`);
+  const full = ['daemon', ...args, ...(socketIdx >= 0 ? [] : ['--socket', socket])];
+  const logFile = join(res.dir, `lanfence-daemon-${n}.log`);
+  const out = openSync(logFile, 'a');
+  // Its own process group: SIGKILL takes its helpers (dbus-monitor) with it, as systemd would.
+  const child = spawn('nsenter', argv(full, opts.env), { stdio: ['ignore', out, out], detached: true });
+  closeSync(out);
+  res.children.push(child);
+  const command = commandLine('nsenter', argv(full, opts.env));
+  const log = (lines = 40) => tail(logFile, lines);
+  const waitExit = async (ms: number) => {
+    for (const until = Date.now() + ms; !exited(child) && Date.now() < until; ) await sleep(25);
+    return exited(child);
+  };
+  const kill = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (exited(child)) return;
+    try {
+      if (signal === 'SIGKILL') process.kill(-child.pid!, 'SIGKILL');
+      else child.kill(signal);
+    } catch {
+      /* gone */
+    }
+    if (!(await waitExit(15_000))) throw new Error(`lab: lanfence daemon (pid ${child.pid}) still running 15 s after ${signal}`);
+  };
+  const daemon: LabDaemon = {
+    pid: child.pid!,
+    socket,
+    logFile,
+    command,
+    query: <T>(path: string) => queryDaemon<T>(socket, path),
+    status: () => queryDaemon<DaemonState>(socket, '/v1/status'),
+    log,
+    exited: () => exited(child),
+    kill,
+    stop: async (timeoutMs = 15_000) => {
+      if (!exited(child)) {
+        child.kill('SIGTERM');
+        if (!(await waitExit(timeoutMs))) await kill('SIGKILL');
+      }
+      return child.exitCode;
+    },
+  };
+  const until = Date.now() + (opts.readyTimeoutMs ?? 20_000);
+  for (;;) {
+    if (exited(child)) throw new Error(`lab: lanfence daemon exited (${child.exitCode ?? child.signalCode}) before its API answered: ${command}\n${log()}`);
+    if (existsSync(socket) && (await daemon.status())) return daemon;
+    if (Date.now() > until) {
+      await daemon.stop();
+      throw new Error(`lab: lanfence daemon's API (${socket}) not answering after ${(opts.readyTimeoutMs ?? 20_000) / 1000} s: ${command}\n${log()}`);
+    }
+    await sleep(50);
+  }
 }
 
 async function listHostAddresses(exec: Lab['exec']): Promise<HostAddress[]> {

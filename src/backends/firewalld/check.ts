@@ -8,10 +8,8 @@
  * iptables-nft only parses with `--test` (measured: a TCPMSS rule without `-p tcp` passes
  * `--test` and fails on load), so the file is parsed with `--test` first and then really loaded.
  */
-import { mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { commandLine, type Runner } from '../../exec.js';
+import { inThrowawayNetns } from '../throwaway.js';
+import type { Runner } from '../../exec.js';
 import type { CheckResult, Rendered } from '../types.js';
 import type { DirectEntry, IpFamily } from './render.js';
 import { parseFirewalldScript } from './script.js';
@@ -45,7 +43,6 @@ export function directRulesToRestore(entries: DirectEntry[], ipv: IpFamily): str
   return lines.join('\n');
 }
 
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Adds the offending restore line to iptables-restore's "line N" messages. */
 function annotate(stderr: string, files: Record<string, string>): string {
@@ -68,24 +65,14 @@ export async function checkFirewalld(rendered: Rendered, run: Runner): Promise<C
     ipv4: directRulesToRestore(parsed.entries, 'ipv4'),
     ipv6: directRulesToRestore(parsed.entries, 'ipv6'),
   };
-  // Refuse to load anything if the shell somehow shares lanfence's own network namespace.
-  const ownNs = await readlink('/proc/self/ns/net').catch(() => '');
-  const dir = await mkdtemp(join(tmpdir(), 'lanfence-firewalld-'));
-  try {
-    const script = [
-      ...(ownNs ? [`[ "$(readlink /proc/self/ns/net)" != ${shq(ownNs)} ] || { echo 'lanfence: not in a throwaway network namespace: refusing' >&2; exit 70; }`] : []),
-      ...(['ipv4', 'ipv6'] as const).flatMap((ipv) => {
+  const res = await inThrowawayNetns(run, { 'ipv4.rules': files.ipv4, 'ipv6.rules': files.ipv6 }, (file) =>
+    (['ipv4', 'ipv6'] as const)
+      .flatMap((ipv) => {
         const tool = ipv === 'ipv4' ? 'iptables-restore' : 'ip6tables-restore';
-        const file = shq(join(dir, `${ipv}.rules`));
         const fail = `{ echo 'lanfence: ${ipv}.rules rejected' >&2; exit 1; }`;
-        return [`${tool} --test ${file} || ${fail}`, `${tool} ${file} || ${fail}`];
-      }),
-    ].join('\n');
-    await Promise.all((['ipv4', 'ipv6'] as const).map((ipv) => writeFile(join(dir, `${ipv}.rules`), files[ipv])));
-    const args = ['--net', '--', 'sh', '-ec', script];
-    const res = await run('unshare', args);
-    return { ok: res.code === 0, cmd: commandLine('unshare', args), stderr: annotate(res.stderr, files) };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+        return [`${tool} --test ${file(`${ipv}.rules`)} || ${fail}`, `${tool} ${file(`${ipv}.rules`)} || ${fail}`];
+      })
+      .join('\n'),
+  );
+  return { ok: res.code === 0, cmd: res.cmd, stderr: annotate(res.stderr, files) };
 }

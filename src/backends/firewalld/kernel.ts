@@ -3,7 +3,7 @@
  * list survives `iptables -F DOCKER-USER`, the kernel's rules do not. Also the FORWARD jump order
  * that Docker 20.10 breaks after `firewall-cmd --reload`, and the drop counters.
  */
-import { readlink } from 'node:fs/promises';
+import { inThrowawayNetns } from '../throwaway.js';
 import { commandLine, type Runner } from '../../exec.js';
 import { BackendError } from '../../errors.js';
 import { directRulesToRestore } from './check.js';
@@ -56,7 +56,6 @@ export async function liveSave(ipv: IpFamily, run: Runner): Promise<Saved> {
   return parseSave(res.stdout);
 }
 
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The expected rules in the kernel's own spelling: loaded into a throwaway network namespace
@@ -70,16 +69,9 @@ export async function canonicalSave(entries: DirectEntry[], ipv: IpFamily, run: 
     (c) => !declared.has(c) && entries.some((e) => e.kind === 'rule' && e.ipv === ipv && (e.chain === c || e.args.includes(c))),
   );
   const all: DirectEntry[] = [...needed.map((chain): DirectEntry => ({ kind: 'chain', ipv, table: 'filter', chain })), ...entries];
-  const ownNs = await readlink('/proc/self/ns/net').catch(() => '');
   const tool = iptables(ipv);
-  const script = [
-    ...(ownNs ? [`[ "$(readlink /proc/self/ns/net)" != ${shq(ownNs)} ] || { echo 'lanfence: not in a throwaway network namespace: refusing' >&2; exit 70; }`] : []),
-    `${tool}-restore`,
-    `${tool}-save -t filter`,
-  ].join('\n');
-  const args = ['--net', '--', 'sh', '-ec', script];
-  const res = await run('unshare', args, { input: directRulesToRestore(all, ipv) });
-  if (res.code !== 0) throw new BackendError(`the expected ${ipv} rules do not load: ${res.stderr.trim()}`, commandLine('unshare', args), res.code, res.stderr);
+  const res = await inThrowawayNetns(run, {}, () => `${tool}-restore\n${tool}-save -t filter`, directRulesToRestore(all, ipv));
+  if (res.code !== 0) throw new BackendError(`the expected ${ipv} rules do not load: ${res.stderr.trim()}`, res.cmd, res.code, res.stderr);
   return parseSave(res.stdout);
 }
 

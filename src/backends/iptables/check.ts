@@ -11,7 +11,7 @@
 import type { Runner } from '../../exec.js';
 import type { CheckResult, Rendered } from '../types.js';
 import { CHAINS, hookCommand, type IptablesHook } from './render.js';
-import { inThrowawayNetns, shq, THROWAWAY_TIMEOUT_MS } from './throwaway.js';
+import { inThrowawayNetns, shq, THROWAWAY_TIMEOUT_MS } from '../throwaway.js';
 
 export const CHECK_TIMEOUT_MS = THROWAWAY_TIMEOUT_MS;
 

@@ -25,7 +25,7 @@ import {
   type SavedSet,
 } from './live.js';
 import { CHAINS, renderedHooks, type IptablesHook } from './render.js';
-import { inThrowawayNetns } from './throwaway.js';
+import { inThrowawayNetns } from '../throwaway.js';
 
 export interface IptablesState {
   filter: Record<Family, FilterDump>;

@@ -1,7 +1,7 @@
 /** Reading `table inet lanfence` back, and comparing it with what was rendered. */
 import { BackendError } from '../../errors.js';
 import { commandLine, type Runner } from '../../exec.js';
-import { inScratchNetns } from '../scratch.js';
+import { inThrowawayNetns } from '../throwaway.js';
 import type { LiveStatus, Rendered } from '../types.js';
 import { NFT_TABLE } from './render.js';
 
@@ -70,12 +70,12 @@ async function listTable(run: Runner): Promise<NftSnapshot | null> {
 
 /** The canonical form of `rendered` as the kernel lists it: loaded in a throwaway namespace. */
 async function expectedSnapshot(rendered: Rendered, run: Runner): Promise<NftSnapshot> {
-  const r = await inScratchNetns(
+  const r = await inThrowawayNetns(
     run,
-    (d) => `nft -f ${d}/rules.nft; nft -s list table inet ${NFT_TABLE} > ${d}/text; nft -j -s list table inet ${NFT_TABLE} > ${d}/json; cat ${d}/json; echo; echo '#####'; cat ${d}/text`,
     { 'rules.nft': rendered.parts[0].content },
+    (f) => `nft -f ${f('rules.nft')}; nft -j -s list table inet ${NFT_TABLE}; echo; echo '#####'; nft -s list table inet ${NFT_TABLE}`,
   );
-  if (r.code !== 0) throw new BackendError('cannot load the rendered rules in a scratch namespace', 'unshare --net nft -f', r.code, r.stderr);
+  if (r.code !== 0) throw new BackendError('cannot load the rendered rules in a throwaway namespace', r.cmd, r.code, r.stderr);
   const [json, text] = r.stdout.split('\n#####\n');
   return parseSnapshot(json, text);
 }

@@ -105,8 +105,9 @@ function setBlock(s: SetSpec, dynamic = false): string[] {
 export function renderNftables(resolved: Resolved): Rendered {
   const { ruleset } = resolved;
   const sets = nftSets(resolved);
-  const used = (s: SetSpec) => s.elements.length > 0 || s.name === 'container_ifaces' || s.name.startsWith('blocked');
-  const live = sets.filter(used);
+  // Every set is always declared (empty ones too): a change of members never changes the table's
+  // structure, so the daemon can update members in one small transaction (delta.ts).
+  const live = sets;
   const period = `${ruleset.log.periodSeconds}s`;
 
   const out: string[] = [];
@@ -123,7 +124,7 @@ export function renderNftables(resolved: Resolved): Rendered {
   }
 
   const exceptionRules = (chain: 'forward' | 'input') =>
-    live.filter((s) => s.chains.includes(chain) && s.elements.length > 0).map((s) => `\t\t${s.key} @${s.name} accept`);
+    live.filter((s) => s.chains.includes(chain)).map((s) => `\t\t${s.key} @${s.name} accept`);
 
   out.push(`\tchain forward {`);
   out.push(`\t\ttype filter hook forward priority ${NFT_PRIORITY}; policy accept;`);

@@ -51,7 +51,8 @@ export const daemonCommand: CommandModule = {
         const daemon = new Daemon({
           loadPolicy: () => loadPolicy(opts.policy),
           inventory: () => loadDockerInventory(docker),
-          subscribe: dockerSubscriber(docker),
+          // The event stream is idle for long stretches: its client must have no socket timeout.
+          subscribe: dockerSubscriber(new Docker()),
           run: runCommand,
           store,
           backend: opts.backend,

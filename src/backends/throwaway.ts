@@ -3,10 +3,10 @@
  * rules there and the live firewall is never touched. The namespace disappears with the script.
  * Input files go to a temporary directory the script can read (the mount namespace is shared).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandLine, type RunResult, type Runner } from '../../exec.js';
+import { commandLine, type RunResult, type Runner } from '../exec.js';
 
 export const THROWAWAY_TIMEOUT_MS = 120_000;
 
@@ -18,17 +18,23 @@ export interface ThrowawayResult extends RunResult {
   cmd: string;
 }
 
-/** `script(file)` gets a function that turns a file name into its quoted path. */
+/**
+ * `script(file)` gets a function that turns a file name into its quoted path. The script refuses to
+ * run (exit 70) if it somehow shares lanfence's own network namespace.
+ */
 export async function inThrowawayNetns(
   run: Runner,
   files: Record<string, string>,
   script: (file: (name: string) => string) => string,
+  input?: string,
 ): Promise<ThrowawayResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'lanfence-iptables-'));
+  const dir = await mkdtemp(join(tmpdir(), 'lanfence-throwaway-'));
   try {
     for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
-    const args = ['--net', '--', 'sh', '-ec', script((name) => shq(join(dir, name)))];
-    const r = await run('unshare', args, { timeoutMs: THROWAWAY_TIMEOUT_MS });
+    const ownNs = await readlink('/proc/self/ns/net').catch(() => '');
+    const guard = ownNs ? `[ "$(readlink /proc/self/ns/net)" != ${shq(ownNs)} ] || { echo 'lanfence: not in a throwaway network namespace: refusing' >&2; exit 70; }\n` : '';
+    const args = ['--net', '--', 'sh', '-ec', guard + script((name) => shq(join(dir, name)))];
+    const r = await run('unshare', args, { timeoutMs: THROWAWAY_TIMEOUT_MS, ...(input !== undefined ? { input } : {}) });
     return { ...r, cmd: commandLine('unshare', args) };
   } finally {
     await rm(dir, { recursive: true, force: true });
