@@ -6,7 +6,7 @@ import { AUTO_INTERFACES, DEFAULT_BLOCKED } from '../ruleset/default-blocklist.j
 import { cidrOf, compareCidr, containsCidr, parseCidr, shortText } from '../ruleset/cidr.js';
 import type { BlockedEntry, Destination, Exception, PortRange, Ruleset, Scope } from '../ruleset/types.js';
 import type { Diagnostic, PathSegment, Position } from './diagnostic.js';
-import { checkInterfacePattern } from './interfaces.js';
+import { checkInterfacePattern, interfaceMatches } from './interfaces.js';
 import { mergePortRanges, parsePortSpec, portsCover } from './ports.js';
 import { parseRate } from './rate.js';
 import type { ExceptionInput, PolicyInput } from './schema.js';
@@ -30,7 +30,7 @@ export function normalize(input: PolicyInput, ctx: NormalizeContext): NormalizeR
   const warn = (path: PathSegment[], message: string) => diags.push({ severity: 'warning', path, message });
 
   const blocked = normalizeBlocked(input, error, warn);
-  const interfaces = normalizeInterfaces(input, error);
+  const interfaces = normalizeInterfaces(input, error, warn);
   const exceptions = normalizeExceptions(input.allow ?? [], blocked, ctx, error, warn);
 
   const prefix = input.log?.prefix ?? DEFAULT_LOG_PREFIX;
@@ -100,7 +100,7 @@ function normalizeBlocked(input: PolicyInput, error: Report, warn: Report): Bloc
   return kept.sort((a, b) => compareCidr(a.cidr, b.cidr)).map(({ path: _p, ...e }) => e);
 }
 
-function normalizeInterfaces(input: PolicyInput, error: Report): Ruleset['interfaces'] {
+function normalizeInterfaces(input: PolicyInput, error: Report, warn: Report): Ruleset['interfaces'] {
   const v = input.containers?.interfaces ?? 'auto';
   if (v === 'auto') return { auto: true, patterns: [...AUTO_INTERFACES] };
   if (v.length === 0) error(['containers', 'interfaces'], 'an empty list judges no container: use "auto" or name patterns');
@@ -108,7 +108,14 @@ function normalizeInterfaces(input: PolicyInput, error: Report): Ruleset['interf
     const problem = checkInterfacePattern(p);
     if (problem) error(['containers', 'interfaces', i], problem);
   });
-  return { auto: false, patterns: [...new Set(v)] };
+  // A name or pattern another pattern covers is redundant (and nftables refuses overlapping intervals).
+  const unique = [...new Set(v)];
+  const kept = unique.filter((p) => {
+    const cover = unique.find((q) => q !== p && q.endsWith('*') && interfaceMatches(q, p.replace(/\*$/, '')));
+    if (cover) warn(['containers', 'interfaces', v.indexOf(p)], `"${p}" is already covered by "${cover}"; merged`);
+    return !cover;
+  });
+  return { auto: false, patterns: kept };
 }
 
 function normalizeExceptions(
@@ -119,6 +126,22 @@ function normalizeExceptions(
   warn: Report,
 ): Exception[] {
   const out: Exception[] = [];
+  const seen = new Map<string, Exception>();
+  // Earlier exceptions by destination, to find one that covers a new one without comparing all pairs.
+  const byDest = new Map<string, Exception[]>();
+  const prefixes = new Set<string>();
+  const destKey = (d: Destination) => (d.kind === 'host' ? 'host' : d.cidr.text);
+  const coveringCandidates = (d: Destination): Exception[] => {
+    if (d.kind === 'host') return byDest.get('host') ?? [];
+    const out: Exception[] = [];
+    for (const fp of prefixes) {
+      const [fam, p] = fp.split('/').map(Number);
+      if (fam !== d.cidr.family || p > d.cidr.prefix) continue;
+      const outer = parseCidr(`${d.cidr.address}/${p}`)!.cidr;
+      out.push(...(byDest.get(outer.text) ?? []));
+    }
+    return out.sort((a, b) => a.index - b.index);
+  };
   list.forEach((raw, i) => {
     const path: PathSegment[] = ['allow', i];
     const to = normalizeDestination(raw.to, [...path, 'to'], error, warn);
@@ -135,11 +158,16 @@ function normalizeExceptions(
     };
     if (to.kind === 'cidr' && !blocked.some((b) => containsCidr(b.cidr, to.cidr) || containsCidr(to.cidr, b.cidr)))
       warn([...path, 'to'], `${shortText(to.cidr)} is outside every blocked range: this exception changes nothing unless it is an address of the host itself`);
-    const dup = out.find((o) => sameScope(o.from, ex.from) && sameDestination(o.to, ex.to) && JSON.stringify(o.ports) === JSON.stringify(ex.ports));
+    const key = JSON.stringify([ex.from, ex.to.kind === 'host' ? 'host' : ex.to.cidr.text, ex.ports]);
+    const dup = seen.get(key);
     if (dup) return warn(path, `duplicate of allow #${dup.index}; merged`);
-    const shadow = out.find((o) => scopeCovers(o.from, ex.from) && destinationCovers(o.to, ex.to) && portsCover(o.ports, ex.ports));
+    seen.set(key, ex);
+    const shadow = coveringCandidates(ex.to).find((o) => scopeCovers(o.from, ex.from) && portsCover(o.ports, ex.ports));
     if (shadow) warn(path, `shadowed by allow #${shadow.index}, which already allows all of it: this entry changes nothing`);
     out.push(ex);
+    const dkey = destKey(ex.to);
+    byDest.set(dkey, [...(byDest.get(dkey) ?? []), ex]);
+    if (ex.to.kind === 'cidr') prefixes.add(`${ex.to.cidr.family}/${ex.to.cidr.prefix}`);
   });
   return out;
 }
@@ -188,18 +216,20 @@ function normalizeScope(from: ExceptionInput['from'], path: PathSegment[], error
 }
 
 export function sameScope(a: Scope, b: Scope): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case 'any':
+      return true;
+    case 'network':
+      return a.network === (b as typeof a).network;
+    case 'container':
+      return a.container === (b as typeof a).container;
+    case 'label':
+      return a.key === (b as typeof a).key && a.value === (b as typeof a).value;
+  }
 }
 
 function scopeCovers(outer: Scope, inner: Scope): boolean {
   return outer.kind === 'any' || sameScope(outer, inner);
 }
 
-function sameDestination(a: Destination, b: Destination): boolean {
-  return a.kind === b.kind && (a.kind === 'host' || (b.kind === 'cidr' && a.cidr.text === b.cidr.text));
-}
-
-function destinationCovers(outer: Destination, inner: Destination): boolean {
-  if (outer.kind === 'host' || inner.kind === 'host') return outer.kind === inner.kind;
-  return containsCidr(outer.cidr, inner.cidr);
-}

@@ -1,5 +1,5 @@
 /** Maps a dotted path in a YAML document to file positions. */
-import { isMap, isPair, isScalar, LineCounter, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import type { PathSegment, Position } from './diagnostic.js';
 
 export interface SourceMap {
@@ -11,12 +11,28 @@ export interface SourceMap {
 
 export function sourceMap(doc: Document, lines: LineCounter): SourceMap {
   const pos = (offset: number): Position => lines.linePos(offset);
-  const nodeAt = (path: PathSegment[]): Node | undefined => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-      if (node && typeof node === 'object' && 'range' in node && (node as Node).range) return node as Node;
+  // Map keys are indexed once per map, so a lookup costs the path's depth (policies with 10,000 entries).
+  const keyIndex = new WeakMap<object, Map<string, Node>>();
+  const child = (node: unknown, seg: PathSegment): unknown => {
+    if (isSeq(node)) return typeof seg === 'number' ? node.items[seg] : undefined;
+    if (!isMap(node)) return undefined;
+    let index = keyIndex.get(node);
+    if (!index) {
+      index = new Map();
+      for (const item of node.items) if (isPair(item) && isScalar(item.key)) index.set(String(item.key.value), item.value as Node);
+      keyIndex.set(node, index);
     }
-    return undefined;
+    return index.get(String(seg));
+  };
+  const nodeAt = (path: PathSegment[]): Node | undefined => {
+    let best: Node | undefined = doc.contents && (doc.contents as Node).range ? (doc.contents as Node) : undefined;
+    let node: unknown = doc.contents;
+    for (const seg of path) {
+      node = child(node, seg);
+      if (!node || typeof node !== 'object') break;
+      if ((node as Node).range) best = node as Node;
+    }
+    return best;
   };
   return {
     valueAt(path) {

@@ -23,8 +23,21 @@ type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 function parseAddr(text: string): Addr | null {
   // ipaddr.parse accepts shorthand IPv4 forms like "10.1" or octal; accept only four-part decimal.
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
-  if (text.includes(':') && ipaddr.IPv6.isValid(text)) return ipaddr.IPv6.parse(text);
-  return null;
+  if (!text.includes(':')) return null;
+  const v6 = dottedTailToHex(text);
+  return v6 !== null && ipaddr.IPv6.isValid(v6) ? ipaddr.IPv6.parse(v6) : null;
+}
+
+/**
+ * `x::a.b.c.d` → `x::hhhh:hhhh`. ipaddr.js reads `::a.b.c.d` as the IPv4-*mapped* `::ffff:a.b.c.d`,
+ * a different address; the dotted quad only ever spells the last 32 bits. Null when the quad is bad.
+ */
+function dottedTailToHex(text: string): string | null {
+  const m = /^(.*:)([^:]*\.[^:]*)$/.exec(text);
+  if (!m) return text;
+  if (!ipaddr.IPv4.isValidFourPartDecimal(m[2])) return null;
+  const [a, b, c, d] = m[2].split('.').map(Number);
+  return `${m[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
 /** Parses `a.b.c.d`, `a.b.c.d/n`, `x::y`, `x::y/n`. A bare address is a host route. Null when invalid. */
@@ -80,9 +93,34 @@ export function containsAddress(cidr: Cidr, address: string): boolean {
   return addr.match(ipaddr.parse(cidr.address) as Addr, cidr.prefix);
 }
 
+/** A CIDR as an inclusive numeric range (memoised: the hot path of overlap and containment checks). */
+export interface NumericRange {
+  lo: bigint;
+  hi: bigint;
+}
+
+const ranges = new Map<string, NumericRange>();
+export function rangeOf(c: Cidr): NumericRange {
+  let r = ranges.get(c.text);
+  if (!r) {
+    const bits = c.family === 4 ? 32 : 128;
+    const lo = ipaddr
+      .parse(c.address)
+      .toByteArray()
+      .reduce((n, b) => (n << 8n) | BigInt(b), 0n);
+    r = { lo, hi: lo | ((1n << BigInt(bits - c.prefix)) - 1n) };
+    if (ranges.size > 200_000) ranges.clear();
+    ranges.set(c.text, r);
+  }
+  return r;
+}
+
 /** True when `outer` contains every address of `inner`. */
 export function containsCidr(outer: Cidr, inner: Cidr): boolean {
-  return outer.family === inner.family && outer.prefix <= inner.prefix && containsAddress(outer, inner.address);
+  if (outer.family !== inner.family || outer.prefix > inner.prefix) return false;
+  const o = rangeOf(outer);
+  const i = rangeOf(inner);
+  return o.lo <= i.lo && i.hi <= o.hi;
 }
 
 export function overlaps(a: Cidr, b: Cidr): boolean {

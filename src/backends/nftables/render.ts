@@ -7,6 +7,18 @@ import { shortText, type Family } from '../../ruleset/cidr.js';
 import { ANY_IFACE, type AllowElement, type Resolved } from '../../ruleset/resolve.js';
 import type { PortRange } from '../../ruleset/types.js';
 import type { Rendered } from '../types.js';
+import { layers, type Box, type Item } from './layers.js';
+
+/** Same element text twice (one exception resolved to the same tuple twice): keep the first. */
+function dedupeItems(items: Item[]): Item[] {
+  const seen = new Set<string>();
+  return items.filter((i) => {
+    const key = i.text.replace(/ comment .*$/, '');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
 
 export const NFT_TABLE = 'lanfence';
 /** Before Docker's iptables-nft chains (filter, 0) and firewalld's (filter + 10). */
@@ -51,8 +63,15 @@ export function nftSets(resolved: Resolved): SetSpec[] {
     const ex = ruleset.exceptions.find((x) => x.index === e.exception);
     return ` comment ${q(`allow #${e.exception}${ex?.comment ? `: ${ex.comment}` : ''}`.slice(0, 120))}`;
   };
-  const expand = (e: AllowElement, head: string[]) =>
-    e.ports === null ? [`${head.join(' . ')}${comment(e)}`] : e.ports.map((r) => `${[...head, portEl(r)].join(' . ')}${comment(e)}`);
+  /** One item per element (and port range), with the box it covers, for layering. */
+  const items = (e: AllowElement, head: string[], box: Box): Item[] =>
+    e.ports === null
+      ? [{ text: `${head.join(' . ')}${comment(e)}`, box }]
+      : e.ports.map((r) => ({ text: `${[...head, portEl(r)].join(' . ')}${comment(e)}`, box: { ...box, port: r } }));
+  const add = (name: string, type: string, key: string, list: AllowElement[], head: (e: AllowElement) => string[], box: (e: AllowElement) => Box, chains: SetSpec['chains']) => {
+    const split = layers(dedupeItems(list.flatMap((e) => items(e, head(e), box(e)))));
+    (split.length ? split : [[]]).forEach((layer, i) => sets.push({ name: i === 0 ? name : `${name}_${i + 1}`, type, key, elements: layer.map((x) => x.text), chains }));
+  };
 
   for (const f of [4, 6] as const) {
     const ip = ipKw(f);
@@ -61,34 +80,23 @@ export function nftSets(resolved: Resolved): SetSpec[] {
     const fwd = mine.filter((e) => e.dst !== null);
     const host = mine.filter((e) => e.dst === null);
     const any = (e: AllowElement) => e.iface === ANY_IFACE;
-    const add = (name: string, type: string, key: string, list: AllowElement[], head: (e: AllowElement) => string[], chains: SetSpec['chains']) =>
-      sets.push({ name, type, key, elements: list.flatMap((e) => expand(e, head(e))), chains });
     const pp = ' . meta l4proto . th dport';
     const ppT = ' . inet_proto . inet_service';
-    add(`allow${f}`, `${t} . ${t}`, `${ip} saddr . ${ip} daddr`, fwd.filter((e) => any(e) && !e.ports), (e) => [shortText(e.src), shortText(e.dst!)], ['forward', 'input']);
-    add(`allow${f}_ports`, `${t} . ${t}${ppT}`, `${ip} saddr . ${ip} daddr${pp}`, fwd.filter((e) => any(e) && e.ports), (e) => [shortText(e.src), shortText(e.dst!)], ['forward', 'input']);
-    add(`allow${f}_net`, `ifname . ${t}`, `iifname . ${ip} daddr`, fwd.filter((e) => !any(e) && !e.ports), (e) => [q(e.iface), shortText(e.dst!)], ['forward', 'input']);
-    add(`allow${f}_net_ports`, `ifname . ${t}${ppT}`, `iifname . ${ip} daddr${pp}`, fwd.filter((e) => !any(e) && e.ports), (e) => [q(e.iface), shortText(e.dst!)], ['forward', 'input']);
-    add(`host${f}`, t, `${ip} saddr`, host.filter((e) => any(e) && !e.ports), (e) => [shortText(e.src)], ['input']);
-    add(`host${f}_ports`, `${t}${ppT}`, `${ip} saddr${pp}`, host.filter((e) => any(e) && e.ports), (e) => [shortText(e.src)], ['input']);
+    const srcDst = (e: AllowElement): Box => ({ src: e.src, dst: e.dst! });
+    const ifDst = (e: AllowElement): Box => ({ iface: e.iface, dst: e.dst! });
+    add(`allow${f}`, `${t} . ${t}`, `${ip} saddr . ${ip} daddr`, fwd.filter((e) => any(e) && !e.ports), (e) => [shortText(e.src), shortText(e.dst!)], srcDst, ['forward', 'input']);
+    add(`allow${f}_ports`, `${t} . ${t}${ppT}`, `${ip} saddr . ${ip} daddr${pp}`, fwd.filter((e) => any(e) && e.ports), (e) => [shortText(e.src), shortText(e.dst!)], srcDst, ['forward', 'input']);
+    add(`allow${f}_net`, `ifname . ${t}`, `iifname . ${ip} daddr`, fwd.filter((e) => !any(e) && !e.ports), (e) => [q(e.iface), shortText(e.dst!)], ifDst, ['forward', 'input']);
+    add(`allow${f}_net_ports`, `ifname . ${t}${ppT}`, `iifname . ${ip} daddr${pp}`, fwd.filter((e) => !any(e) && e.ports), (e) => [q(e.iface), shortText(e.dst!)], ifDst, ['forward', 'input']);
+    add(`host${f}`, t, `${ip} saddr`, host.filter((e) => any(e) && !e.ports), (e) => [shortText(e.src)], (e) => ({ src: e.src }), ['input']);
+    add(`host${f}_ports`, `${t}${ppT}`, `${ip} saddr${pp}`, host.filter((e) => any(e) && e.ports), (e) => [shortText(e.src)], (e) => ({ src: e.src }), ['input']);
   }
   // Network-scoped host exceptions match by interface only, whatever the family.
   const hostNet = resolved.allow.filter((e) => e.dst === null && e.iface !== ANY_IFACE);
-  sets.push({
-    name: 'host_net',
-    type: 'ifname',
-    key: 'iifname',
-    elements: [...new Set(hostNet.filter((e) => !e.ports).flatMap((e) => expand(e, [q(e.iface)])))],
-    chains: ['input'],
-  });
-  sets.push({
-    name: 'host_net_ports',
-    type: 'ifname . inet_proto . inet_service',
-    key: 'iifname . meta l4proto . th dport',
-    elements: [...new Set(hostNet.filter((e) => e.ports).flatMap((e) => expand(e, [q(e.iface)])))],
-    chains: ['input'],
-  });
-  return sets.map((s) => ({ ...s, elements: [...new Set(s.elements)] }));
+  const ifBox = (e: AllowElement): Box => ({ iface: e.iface });
+  add('host_net', 'ifname', 'iifname', hostNet.filter((e) => !e.ports), (e) => [q(e.iface)], ifBox, ['input']);
+  add('host_net_ports', 'ifname . inet_proto . inet_service', 'iifname . meta l4proto . th dport', hostNet.filter((e) => e.ports), (e) => [q(e.iface)], ifBox, ['input']);
+  return sets;
 }
 
 function setBlock(s: SetSpec, dynamic = false): string[] {

@@ -14,6 +14,7 @@ import { removeCommand } from './remove.js';
 import { rollbackCommand } from './rollback.js';
 import { schemaCommand } from './schema.js';
 import { statusCommand } from './status.js';
+import { verifyCommand } from './verify.js';
 import type { CommandModule } from './types.js';
 
 export const COMMANDS: readonly CommandModule[] = [
@@ -32,5 +33,6 @@ export const COMMANDS: readonly CommandModule[] = [
   initCommand,
   schemaCommand,
   explainCommand,
+  verifyCommand,
 ];
 export type { CommandModule } from './types.js';
