@@ -95,7 +95,14 @@ export async function loadDockerInventory(docker: Docker = dockerClient(), opts:
         }),
       );
     }
-    return { networks: nets.map(toNetwork), containers, source: 'docker' };
+    const networks = nets.map(toNetwork);
+    // Docker 20.10 leaves IPAM's Gateway empty for auto-assigned subnets; the containers know it.
+    for (const c of list)
+      for (const [name, s] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
+        const n = networks.find((x) => x.name === name);
+        for (const gw of [s.Gateway, s.IPv6Gateway]) if (n && gw && !n.gateways.includes(gw)) n.gateways.push(gw);
+      }
+    return { networks, containers, source: 'docker' };
   } catch (e) {
     throw new InventoryError(`cannot read Docker's state: ${(e as Error).message}`);
   }
