@@ -41,6 +41,13 @@ export async function applyPolicy(req: ApplyRequest): Promise<ApplyOutcome> {
   const step = req.progress ?? (() => undefined);
   const ruleset = { ...req.policy.ruleset, ...(req.mode ? { mode: req.mode } : {}) };
   const { backend, how } = await chooseLiveBackend(req.backend ?? ruleset.backend, req.run, req.backend ? '--backend' : 'policy');
+  // Without Docker (down, restarting, or --inventory none at boot) the bridges it reported last time
+  // stay judged: protection is never weakened because Docker is missing.
+  const previous = req.store.read('current');
+  if (req.inventory.source === 'none' && ruleset.interfaces.auto && previous) {
+    const known = previous.interfaces.filter((i) => !ruleset.interfaces.patterns.includes(i));
+    ruleset.interfaces = { auto: true, patterns: [...ruleset.interfaces.patterns, ...known] };
+  }
   const resolved = resolve(ruleset, req.inventory);
   const rendered = backend.render(resolved);
 

@@ -128,6 +128,13 @@ describe.runIf(enabled)('apply / status / rollback / confirm / remove commands (
     expect(j.networks.find((n: { name: string }) => n.name === 'apps')).toMatchObject({ covered: true, bridge: 'apps0' });
   });
 
+  it('without Docker (--inventory none), the bridges Docker reported last time stay judged', () => {
+    const r = cli(['apply', '--policy', join(dir, 'a.yaml'), '--inventory', 'none']);
+    expect(r.code, r.err).toBe(0);
+    expect(nftList()).toMatch(/"apps0"/);
+    expect(cli(['apply', '--policy', join(dir, 'a.yaml'), '--inventory', INV]).code).toBe(0);
+  });
+
   it('--mode audit overrides the file for this apply', () => {
     const r = cli(['apply', '--policy', join(dir, 'a.yaml'), '--inventory', INV, '--mode', 'audit', '--json']);
     expect(r.code, r.err).toBe(0);
