@@ -145,7 +145,7 @@ describe('firewalld render: layout', () => {
       const drop = rulesOf(entries, ipv, CHAINS.drop);
       expect(drop.map((r) => [r.priority, ...r.args])).toEqual([
         [0, '-m', 'hashlimit', '--hashlimit-mode', 'srcip,dstip,dstport', '--hashlimit-upto', '6/minute', '--hashlimit-burst', '1',
-          '--hashlimit-htable-expire', '10000', '--hashlimit-name', 'lanfence-fwd', '-j', 'LOG', '--log-prefix', 'DOCKER_NET_DROP: '],
+          '--hashlimit-htable-expire', '10000', '--hashlimit-name', 'lanfence-10s', '-j', 'LOG', '--log-prefix', 'DOCKER_NET_DROP: '],
         [128, '-j', 'DROP'],
       ]);
     }

@@ -25,13 +25,10 @@ export { inspectFirewalld } from './inspect.js';
 export { forwardOrderProblems, parseSave, repairForward } from './kernel.js';
 export {
   CHAINS,
-  HASHLIMIT_NAME,
   PRIORITY,
   commentText,
   firewallCmdArgs,
   firewalldDirectRules,
-  hashlimitRate,
-  iptablesInterface,
   renderFirewalld,
   type DirectChain,
   type DirectEntry,
@@ -39,3 +36,4 @@ export {
   type IpFamily,
 } from './render.js';
 export { parseFirewalldScript, shellWords, type ParsedScript } from './script.js';
+export { hashlimitRate, iptablesInterface } from '../xtables.js';

@@ -11,6 +11,7 @@ import { ANY_IFACE, type AllowElement, type Resolved } from '../../ruleset/resol
 import type { Family } from '../../ruleset/cidr.js';
 import type { PortRange } from '../../ruleset/types.js';
 import type { Rendered } from '../types.js';
+import { hashlimitName, hashlimitRate, iptablesInterface } from '../xtables.js';
 
 export type IpFamily = 'ipv4' | 'ipv6';
 
@@ -59,7 +60,6 @@ export const PRIORITY = {
 } as const;
 
 /** Name of the hashlimit table behind the LOG rule (per family, per network namespace). */
-export const HASHLIMIT_NAME = 'lanfence-fwd';
 
 /** IPv6 neighbour discovery: router solicitation/advertisement, neighbour solicitation/advertisement. */
 const ND_TYPES = [133, 134, 135, 136] as const;
@@ -69,32 +69,12 @@ const FAMILIES: readonly [IpFamily, Family][] = [
   ['ipv6', 6],
 ];
 
-/** `br-*` → `br-+` (iptables' trailing wildcard). */
-export const iptablesInterface = (pattern: string): string => (pattern.endsWith('*') ? `${pattern.slice(0, -1)}+` : pattern);
 
 /**
  * firewalld wraps arguments that contain whitespace in double quotes without escaping what is
  * inside, so a `"` or `\` in a comment would corrupt its iptables-restore input: replace them.
  */
 export const commentText = (text: string): string => text.replace(/"/g, "'").replace(/\\/g, '/').slice(0, 255);
-
-/**
- * One log line per `periodSeconds` as a hashlimit rate: the first unit that gives an integer count
- * (10 s → 6/minute, 90 s → 40/hour); periods that divide no unit round to the nearest count per day.
- */
-export function hashlimitRate(periodSeconds: number): string {
-  const units: [string, number][] = [
-    ['second', 1],
-    ['minute', 60],
-    ['hour', 3600],
-    ['day', 86400],
-  ];
-  for (const [unit, seconds] of units) {
-    const n = seconds / periodSeconds;
-    if (n >= 1 && Number.isInteger(n)) return `${n}/${unit}`;
-  }
-  return `${Math.max(1, Math.round(86400 / periodSeconds))}/day`;
-}
 
 const portArgs = (r: PortRange): string[] => ['-p', r.proto, '--dport', r.from === r.to ? String(r.from) : `${r.from}:${r.to}`];
 
@@ -159,7 +139,7 @@ export function firewalldDirectRules(resolved: Resolved): DirectEntry[] {
       '--hashlimit-upto', hashlimitRate(period),
       '--hashlimit-burst', '1',
       '--hashlimit-htable-expire', String(period * 1000),
-      '--hashlimit-name', HASHLIMIT_NAME,
+      '--hashlimit-name', hashlimitName(period),
       '-j', 'LOG', '--log-prefix', ruleset.log.prefix,
     ]);
     if (ruleset.mode === 'audit') rule(CHAINS.drop, PRIORITY.audit, ['-j', 'RETURN']);

@@ -8,6 +8,7 @@ import { cidrOf, compareCidr, shortText, type Cidr, type Family } from '../../ru
 import { ANY_IFACE, type AllowElement, type Resolved } from '../../ruleset/resolve.js';
 import type { PortRange } from '../../ruleset/types.js';
 import type { Rendered, RenderedPart } from '../types.js';
+import { hashlimitName, hashlimitRate, iptablesInterface } from '../xtables.js';
 
 export const CHAINS = {
   /** Forward path, hooked from DOCKER-USER (IPv4) / FORWARD (IPv6): the interface gate. */
@@ -85,25 +86,7 @@ const tool = (f: Family) => (f === 4 ? 'iptables' : 'ip6tables');
 const inet = (f: Family) => (f === 4 ? 'inet' : 'inet6');
 const hostPrefix = (f: Family) => (f === 4 ? 32 : 128);
 
-/** Interface pattern (trailing `*`) → iptables interface match (trailing `+`). */
-export const iptablesInterface = (pattern: string): string => (pattern.endsWith('*') ? `${pattern.slice(0, -1)}+` : pattern);
-
-/**
- * One log line per (source, destination, destination port) per `periodSeconds`, as a hashlimit rate:
- * the smallest unit that makes the count an integer (10 s → 6/minute, 1 h → 1/hour); a period that
- * divides no unit is rounded per day.
- */
-export function hashlimitRate(periodSeconds: number): string {
-  const units: [string, number][] = [['second', 1], ['minute', 60], ['hour', 3600], ['day', 86400]];
-  for (const [unit, seconds] of units) if (seconds % periodSeconds === 0) return `${seconds / periodSeconds}/${unit}`;
-  return `${Math.max(1, Math.round(86400 / periodSeconds))}/day`;
-}
-
-/**
- * The hashlimit table name. It carries the period because the kernel reuses an existing table of the
- * same name with its old rate and expiry (measured): a changed rate must get a fresh table.
- */
-export const hashlimitName = (periodSeconds: number): string => `lanfence-${periodSeconds}s`;
+export { hashlimitName, hashlimitRate, iptablesInterface };
 
 /** A quoted comment for ipset and iptables: no `"` or `\` (ipset cannot escape them), at most 255 bytes. */
 export function quoteComment(text: string): string {
