@@ -85,6 +85,18 @@ describe('normalize', () => {
     expect(r.ruleset!.exceptions[1].from).toEqual({ kind: 'container', container: 'web' });
   });
 
+  it('merges interface names and patterns another pattern covers (nftables refuses overlapping intervals)', () => {
+    const r = parsePolicy('containers: {interfaces: [virbr7, "virbr*", "br-*", "br-a*"]}', 'p.yaml');
+    expect(r.ruleset!.interfaces.patterns).toEqual(['virbr*', 'br-*']);
+    expect(r.diagnostics.map((d) => d.message)).toEqual(['"virbr7" is already covered by "virbr*"; merged', '"br-a*" is already covered by "br-*"; merged']);
+  });
+
+  it('reads ::a.b.c.d as written, not as an IPv4-mapped address', () => {
+    expect(parseCidr('::10.0.0.0/104')!.cidr.text).toBe('::a00:0/104');
+    expect(parseCidr('::ffff:1.2.3.4')!.cidr.text).toBe('::ffff:102:304/128');
+    expect(parseCidr('fe80::1.2.3.999')).toBeNull();
+  });
+
   it('parses rates', () => {
     expect(parsePolicy('log: { rate: 1/1m }', 'p.yaml').ruleset!.log.periodSeconds).toBe(60);
     expect(parsePolicy('log: { rate: 1/2h }', 'p.yaml').ruleset!.log.periodSeconds).toBe(7200);
