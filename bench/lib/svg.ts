@@ -71,7 +71,7 @@ export function lineChart(c: ChartSpec): string {
       if (p.lo !== undefined && p.hi !== undefined && p.hi > p.lo) out.push(`<line x1="${x(p.i).toFixed(1)}" x2="${x(p.i).toFixed(1)}" y1="${y(Math.max(p.lo, c.logY ? lo : -Infinity)).toFixed(1)}" y2="${y(p.hi).toFixed(1)}" stroke="${s.color}" stroke-width="1.2"/>`);
       out.push(`<circle cx="${x(p.i).toFixed(1)}" cy="${y(p.y).toFixed(1)}" r="3.6" fill="${s.color}"/>`);
     }
-    const ly = m.t + 10 + si * 40;
+    const ly = m.t + 10 + si * 50;
     out.push(`<line x1="${m.l + pw + 16}" x2="${m.l + pw + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     const words = s.name.split(' ');
     const lines: string[] = [''];
