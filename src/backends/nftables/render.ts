@@ -59,8 +59,9 @@ export function nftSets(resolved: Resolved): SetSpec[] {
       chains: [],
     });
   }
+  const byIndex = new Map(ruleset.exceptions.map((x) => [x.index, x]));
   const comment = (e: AllowElement) => {
-    const ex = ruleset.exceptions.find((x) => x.index === e.exception);
+    const ex = byIndex.get(e.exception);
     return ` comment ${q(`allow #${e.exception}${ex?.comment ? `: ${ex.comment}` : ''}`.slice(0, 120))}`;
   };
   /** One item per element (and port range), with the box it covers, for layering. */
