@@ -1,4 +1,5 @@
 /** What the iptables and firewalld backends (both xtables rules) spell the same way. */
+import type { Ceiling } from '../policy/rate.js';
 
 /** Interface pattern (trailing `*`) → iptables interface match (trailing `+`): `br-*` → `br-+`. */
 export const iptablesInterface = (pattern: string): string => (pattern.endsWith('*') ? `${pattern.slice(0, -1)}+` : pattern);
@@ -19,3 +20,12 @@ export function hashlimitRate(periodSeconds: number): string {
  * same name with its old rate and expiry (measured): a changed rate must get a fresh table.
  */
 export const hashlimitName = (periodSeconds: number): string => `lanfence-${periodSeconds}s`;
+
+const XT_PER = { second: 'sec', minute: 'min', hour: 'hour' } as const;
+
+/**
+ * The global log ceiling as an xtables `limit` match, spelled as iptables-save prints it. It follows
+ * the per-flow hashlimit in the LOG rule, so only flows due a line spend the ceiling's tokens.
+ * One bucket per rule: IPv4 and IPv6 each have their own.
+ */
+export const ceilingArgs = (c: Ceiling): string[] => ['-m', 'limit', '--limit', `${c.rate}/${XT_PER[c.per]}`, '--limit-burst', String(c.burst)];

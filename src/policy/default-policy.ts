@@ -30,4 +30,5 @@ allow: []
 log:
   prefix: "DOCKER_NET_DROP: "
   rate: 1/10s            # at most one line per (source, destination, destination port) per 10 s
+  ceiling: 50/s          # and at most 50 lines a second in all (bursts of up to 500): scans cannot flood the log
 `;

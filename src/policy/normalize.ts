@@ -8,7 +8,7 @@ import type { BlockedEntry, Destination, Exception, PortRange, Ruleset, Scope } 
 import type { Diagnostic, PathSegment, Position } from './diagnostic.js';
 import { checkInterfacePattern, interfaceMatches } from './interfaces.js';
 import { mergePortRanges, parsePortSpec, portsCover } from './ports.js';
-import { parseRate } from './rate.js';
+import { DEFAULT_CEILING, parseCeiling, parseRate } from './rate.js';
 import type { ExceptionInput, PolicyInput } from './schema.js';
 
 export const DEFAULT_LOG_PREFIX = 'DOCKER_NET_DROP: ';
@@ -46,6 +46,14 @@ export function normalize(input: PolicyInput, ctx: NormalizeContext): NormalizeR
     else error(['log', 'rate'], r.message);
   }
 
+  const ceiling = { ...DEFAULT_CEILING };
+  if (input.log?.ceiling !== undefined) {
+    const c = parseCeiling(input.log.ceiling);
+    if (c.ok) Object.assign(ceiling, { rate: c.rate, per: c.per });
+    else error(['log', 'ceiling'], c.message);
+  }
+  if (input.log?.burst !== undefined) ceiling.burst = input.log.burst;
+
   const protectHost = input.protect?.host ?? true;
   if (blocked.length === 0 && !protectHost)
     warn(['protect'], 'nothing is protected: no blocked networks and protect.host is false');
@@ -59,7 +67,7 @@ export function normalize(input: PolicyInput, ctx: NormalizeContext): NormalizeR
       protectHost,
       interfaces,
       exceptions,
-      log: { prefix, periodSeconds },
+      log: { prefix, periodSeconds, ceiling },
     },
     diagnostics: diags,
   };

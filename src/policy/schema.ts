@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 export const PORT_PATTERN = '^[0-9]+(-[0-9]+)?/(tcp|udp)$';
 export const RATE_PATTERN = '^1/[0-9]+(s|m|h)$';
+export const CEILING_PATTERN = '^[0-9]+/(s|m|h)$';
 export const INTERFACE_PATTERN = '^[A-Za-z0-9_.:@-]{1,15}\\*?$|^[A-Za-z0-9_.:@-]{0,14}\\*$';
 
 const cidrList = z.array(z.string().meta({ description: 'CIDR or address, IPv4 or IPv6' }));
@@ -70,6 +71,17 @@ export const policySchema = z
       .strictObject({
         prefix: z.string().optional().meta({ description: 'kernel log prefix, at most 29 characters' }),
         rate: z.string().optional().meta({ pattern: RATE_PATTERN, description: 'at most one line per (source, destination, port) per period, e.g. 1/10s' }),
+        ceiling: z
+          .string()
+          .optional()
+          .meta({ pattern: CEILING_PATTERN, description: 'at most this many lines over all containers, e.g. 50/s (default), whatever the number of flows: a port scan cannot flood the log' }),
+        burst: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .optional()
+          .meta({ description: 'lines the ceiling lets through at once before the rate applies (default 500)' }),
       })
       .optional(),
   })

@@ -1,6 +1,7 @@
 /** The rule set (IR): typed, backend-agnostic, canonical. Every backend renders this. */
 import type { Cidr } from './cidr.js';
 import type { Position } from '../policy/diagnostic.js';
+import type { Ceiling } from '../policy/rate.js';
 
 export type Mode = 'enforce' | 'audit';
 export type Action = 'drop' | 'reject';
@@ -58,5 +59,6 @@ export interface Ruleset {
   /** Container interface name patterns (`*` only as the last character). */
   interfaces: { auto: boolean; patterns: string[] };
   exceptions: Exception[];
-  log: { prefix: string; periodSeconds: number };
+  /** Per-flow rate (one line per source, destination, port per period) and a global ceiling. */
+  log: { prefix: string; periodSeconds: number; ceiling: Ceiling };
 }

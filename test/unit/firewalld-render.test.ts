@@ -140,12 +140,13 @@ describe('firewalld render: layout', () => {
     expect(rulesOf(entries, undefined, CHAINS.internal).length).toBe(DEFAULT_BLOCKED.length);
   });
 
-  it('logs rate-limited per source, destination and port, then drops (enforce, drop)', () => {
+  it('logs rate-limited per source, destination and port and under the global ceiling, then drops (enforce, drop)', () => {
     for (const ipv of ['ipv4', 'ipv6'] as const) {
       const drop = rulesOf(entries, ipv, CHAINS.drop);
       expect(drop.map((r) => [r.priority, ...r.args])).toEqual([
         [0, '-m', 'hashlimit', '--hashlimit-mode', 'srcip,dstip,dstport', '--hashlimit-upto', '6/minute', '--hashlimit-burst', '1',
-          '--hashlimit-htable-expire', '10000', '--hashlimit-name', 'lanfence-10s', '-j', 'LOG', '--log-prefix', 'DOCKER_NET_DROP: '],
+          '--hashlimit-htable-expire', '10000', '--hashlimit-name', 'lanfence-10s',
+          '-m', 'limit', '--limit', '50/sec', '--limit-burst', '500', '-j', 'LOG', '--log-prefix', 'DOCKER_NET_DROP: '],
         [128, '-j', 'DROP'],
       ]);
     }

@@ -179,10 +179,10 @@ describe('iptables render: layout', () => {
     expect(chain(part(r, 'iptables'), 'LANFENCE-IN')).toContain('-A LANFENCE-IN -i br-+ -g LANFENCE-IN-JUDGE');
   });
 
-  it('enforce + drop: log rate-limited per (source, destination, port), then DROP', () => {
+  it('enforce + drop: log rate-limited per (source, destination, port) and under the global ceiling, then DROP', () => {
     const block = chain(part(r, 'iptables'), 'LANFENCE-BLOCK');
     expect(block).toEqual([
-      '-A LANFENCE-BLOCK -m hashlimit --hashlimit-mode srcip,dstip,dstport --hashlimit-upto 6/minute --hashlimit-burst 1 --hashlimit-htable-expire 10000 --hashlimit-name lanfence-10s -j LOG --log-prefix "DOCKER_NET_DROP: "',
+      '-A LANFENCE-BLOCK -m hashlimit --hashlimit-mode srcip,dstip,dstport --hashlimit-upto 6/minute --hashlimit-burst 1 --hashlimit-htable-expire 10000 --hashlimit-name lanfence-10s -m limit --limit 50/sec --limit-burst 500 -j LOG --log-prefix "DOCKER_NET_DROP: "',
       '-A LANFENCE-BLOCK -j DROP',
     ]);
   });

@@ -101,4 +101,10 @@ describe('normalize', () => {
     expect(parsePolicy('log: { rate: 1/1m }', 'p.yaml').ruleset!.log.periodSeconds).toBe(60);
     expect(parsePolicy('log: { rate: 1/2h }', 'p.yaml').ruleset!.log.periodSeconds).toBe(7200);
   });
+
+  it('parses the global log ceiling; the default is 50/s with bursts of 500', () => {
+    expect(parsePolicy('mode: audit', 'p.yaml').ruleset!.log.ceiling).toEqual({ rate: 50, per: 'second', burst: 500 });
+    expect(parsePolicy('log: { ceiling: 30/m, burst: 20 }', 'p.yaml').ruleset!.log.ceiling).toEqual({ rate: 30, per: 'minute', burst: 20 });
+    expect(parsePolicy('log: { ceiling: 10000/s }', 'p.yaml').ruleset!.log.ceiling.rate).toBe(10000);
+  });
 });

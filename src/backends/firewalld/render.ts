@@ -11,7 +11,8 @@ import { ANY_IFACE, type AllowElement, type Resolved } from '../../ruleset/resol
 import type { Family } from '../../ruleset/cidr.js';
 import type { PortRange } from '../../ruleset/types.js';
 import type { Rendered } from '../types.js';
-import { hashlimitName, hashlimitRate, iptablesInterface } from '../xtables.js';
+import { ceilingArgs, hashlimitName, hashlimitRate, iptablesInterface } from '../xtables.js';
+import { ceilingText } from '../../policy/rate.js';
 
 export type IpFamily = 'ipv4' | 'ipv6';
 
@@ -140,6 +141,7 @@ export function firewalldDirectRules(resolved: Resolved): DirectEntry[] {
       '--hashlimit-burst', '1',
       '--hashlimit-htable-expire', String(period * 1000),
       '--hashlimit-name', hashlimitName(period),
+      ...ceilingArgs(ruleset.log.ceiling),
       '-j', 'LOG', '--log-prefix', ruleset.log.prefix,
     ]);
     if (ruleset.mode === 'audit') rule(CHAINS.drop, PRIORITY.audit, ['-j', 'RETURN']);
@@ -190,7 +192,7 @@ function header(resolved: Resolved): string[] {
       '#                      4096  -j DOCKER-USER-DROP',
     );
   lines.push(
-    `# DOCKER-USER-DROP     0     LOG, at most one line per source, destination and port per ${period} s`,
+    `# DOCKER-USER-DROP     0     LOG, at most one line per source, destination and port per ${period} s, ${ceilingText(ruleset.log.ceiling)} per family`,
     '#                      127   RETURN (audit mode only: log, drop nothing)',
     `#                      128   ${ruleset.action === 'reject' ? 'REJECT (tcp-reset, else ICMP administratively prohibited)' : 'DROP'}`,
     '#',

@@ -8,7 +8,8 @@ import { cidrOf, compareCidr, shortText, type Cidr, type Family } from '../../ru
 import { ANY_IFACE, type AllowElement, type Resolved } from '../../ruleset/resolve.js';
 import type { PortRange } from '../../ruleset/types.js';
 import type { Rendered, RenderedPart } from '../types.js';
-import { hashlimitName, hashlimitRate, iptablesInterface } from '../xtables.js';
+import { ceilingArgs, hashlimitName, hashlimitRate, iptablesInterface } from '../xtables.js';
+import { ceilingText } from '../../policy/rate.js';
 
 export const CHAINS = {
   /** Forward path, hooked from DOCKER-USER (IPv4) / FORWARD (IPv6): the interface gate. */
@@ -154,7 +155,7 @@ export function renderIptables(resolved: Resolved): Rendered {
     '# lanfence: iptables backend (ipset + iptables-restore --noflush + ip6tables-restore --noflush).',
     `# mode ${ruleset.mode}${ruleset.mode === 'enforce' ? `, action ${ruleset.action}` : ' (log only, nothing is dropped)'}; protect host: ${ruleset.protectHost ? 'yes' : 'no'}`,
     `# judged interfaces: ${resolved.interfaces.map(iptablesInterface).join(' ') || '(none)'}`,
-    `# log: prefix ${quoteComment(ruleset.log.prefix)}, at most one line per (source, destination, port) per ${ruleset.log.periodSeconds} s (${hashlimitRate(ruleset.log.periodSeconds)})`,
+    `# log: prefix ${quoteComment(ruleset.log.prefix)}, at most one line per (source, destination, port) per ${ruleset.log.periodSeconds} s (${hashlimitRate(ruleset.log.periodSeconds)}), at most ${ceilingText(ruleset.log.ceiling)} per family`,
     '# apply order: ipset restore, iptables-restore --noflush, ip6tables-restore --noflush, then the hooks (each only when missing).',
   ];
   const text = [
@@ -390,12 +391,13 @@ function renderFamily(resolved: Resolved, family: Family, plan: ReturnType<typeo
     out.push(`# protect.host is off: ${CHAINS.in} and ${CHAINS.inJudge} stay empty and INPUT is not hooked.`);
   }
 
-  const { periodSeconds, prefix } = ruleset.log;
-  out.push('', `# ${CHAINS.block}: log at most one line per (source, destination, port) per ${periodSeconds} s, then ${ruleset.mode === 'audit' ? 'pass (audit mode)' : ruleset.action}.`);
+  const { periodSeconds, prefix, ceiling } = ruleset.log;
+  out.push('', `# ${CHAINS.block}: log at most one line per (source, destination, port) per ${periodSeconds} s and ${ceilingText(ceiling)} in all, then ${ruleset.mode === 'audit' ? 'pass (audit mode)' : ruleset.action}.`);
   rule(
     CHAINS.block,
     ...['-m', 'hashlimit', '--hashlimit-mode', 'srcip,dstip,dstport', '--hashlimit-upto', hashlimitRate(periodSeconds), '--hashlimit-burst', '1'],
     ...['--hashlimit-htable-expire', `${periodSeconds * 1000}`, '--hashlimit-name', hashlimitName(periodSeconds)],
+    ...ceilingArgs(ceiling),
     ...['-j', 'LOG', '--log-prefix', quoteComment(prefix)],
   );
   if (ruleset.mode === 'enforce') {

@@ -111,6 +111,9 @@ function setBlock(s: SetSpec, dynamic = false): string[] {
   return lines.filter((l) => l !== '');
 }
 
+/** The named limit object shared by both log rules: the global ceiling. */
+export const LOG_CEILING = 'log_ceiling';
+
 export function renderNftables(resolved: Resolved): Rendered {
   const { ruleset } = resolved;
   const sets = nftSets(resolved);
@@ -126,6 +129,8 @@ export function renderNftables(resolved: Resolved): Rendered {
   out.push(`delete table inet ${NFT_TABLE}`);
   out.push(`table inet ${NFT_TABLE} {`);
   out.push(`\tcomment "managed by lanfence"`);
+  const c = ruleset.log.ceiling;
+  out.push(`\tlimit ${LOG_CEILING} {`, `\t\tcomment "log lines over all containers and both families: a scan cannot flood the log"`, `\t\trate ${c.rate}/${c.per} burst ${c.burst} packets`, `\t}`, '');
   for (const s of live) out.push(...setBlock(s), '');
   for (const f of [4, 6] as const) {
     const t = addrType(f);
@@ -160,7 +165,7 @@ export function renderNftables(resolved: Resolved): Rendered {
   for (const f of [4, 6] as const) {
     const ip = ipKw(f);
     const key = `${ip} saddr . ${ip} daddr . meta l4proto . th dport`;
-    out.push(`\t\t${key} != @log${f} add @log${f} { ${key} } log prefix ${q(ruleset.log.prefix)} level warn`);
+    out.push(`\t\t${key} != @log${f} limit name ${q(LOG_CEILING)} add @log${f} { ${key} } log prefix ${q(ruleset.log.prefix)} level warn`);
   }
   if (ruleset.mode === 'audit') {
     out.push(`\t\tcounter comment "audit: logged, passed"`);

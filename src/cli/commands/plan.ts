@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import { BACKEND_NAMES } from '../../backends/index.js';
 import { formatDiagnostic } from '../../policy/diagnostic.js';
 import { portText } from '../../policy/ports.js';
-import { rateText } from '../../policy/rate.js';
+import { ceilingText, rateText } from '../../policy/rate.js';
 import { shortText } from '../../ruleset/cidr.js';
 import { resolve, type Resolved } from '../../ruleset/resolve.js';
 import type { Exception, Scope } from '../../ruleset/types.js';
@@ -22,7 +22,7 @@ export function planHeader(r: Resolved, meta: { backend: string; how: string; po
   const rs = r.ruleset;
   const lines = [
     `lanfence plan: backend ${meta.backend}${meta.how === 'auto' ? ' (auto)' : ''}, policy ${meta.policy}, inventory ${meta.inventory}`,
-    `mode ${rs.mode}${rs.mode === 'audit' ? ' (log, drop nothing)' : ''}, action ${rs.action}, host ${rs.protectHost ? 'protected' : 'NOT protected'}, log "${rs.log.prefix}" ${rateText(rs.log.periodSeconds)} per flow`,
+    `mode ${rs.mode}${rs.mode === 'audit' ? ' (log, drop nothing)' : ''}, action ${rs.action}, host ${rs.protectHost ? 'protected' : 'NOT protected'}, log "${rs.log.prefix}" ${rateText(rs.log.periodSeconds)} per flow, at most ${ceilingText(rs.log.ceiling)}`,
     `interfaces: ${r.interfaces.join(', ')}`,
     `blocked (${rs.blocked.length}):`,
     ...rs.blocked.map((b) => `  ${b.cidr.text.padEnd(18)} ${b.name}`),
