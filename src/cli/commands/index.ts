@@ -6,6 +6,7 @@ import { confirmCommand } from './confirm.js';
 import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
 import { explainCommand } from './explain.js';
+import { exportCommand } from './export.js';
 import { initCommand } from './init.js';
 import { installServiceCommand } from './install-service.js';
 import { logsCommand } from './logs.js';
@@ -34,5 +35,6 @@ export const COMMANDS: readonly CommandModule[] = [
   schemaCommand,
   explainCommand,
   verifyCommand,
+  exportCommand,
 ];
 export type { CommandModule } from './types.js';

@@ -1,0 +1,10 @@
+export { exportKubernetes } from './export.js';
+export { exportNetworkPolicy } from './networkpolicy.js';
+export { exportCalico } from './calico.js';
+export { exportCilium } from './cilium.js';
+export { exportClusterNetworkPolicy } from './clusternetworkpolicy.js';
+export { carve, type DenyRule, type Hole } from './carve.js';
+export { ExportError } from './errors.js';
+export { validateResource, validateResources, SCHEMA_FILES } from './validate.js';
+export { toYaml } from './yaml.js';
+export { FLAVORS, type DnsSelector, type ExceptionAction, type ExportOptions, type ExportResult, type Flavor, type Resource } from './types.js';
