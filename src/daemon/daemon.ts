@@ -70,6 +70,7 @@ export class Daemon {
   private stopped = false;
   private busy: Promise<void> = Promise.resolve();
   private dockerFailures = 0;
+  private readonly appliedListeners = new Set<(applied: AppliedState) => void>();
   private debounce: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: DaemonDeps) {
@@ -239,6 +240,13 @@ export class Daemon {
     if (this.deps.store.read('current')?.policyHash === this.applied.policyHash) this.deps.store.replaceCurrent(this.applied);
     else this.deps.store.recordApplied(this.applied);
     this.deps.log(`applied (${kind === 'sets' ? 'set update' : 'full'}): ${reason}`);
+    for (const l of this.appliedListeners) l(this.applied);
+  }
+
+  /** Calls `listener` after each apply, once the state is recorded (the drop log follows a new prefix). */
+  onApplied(listener: (applied: AppliedState) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
   }
 
   /** Compares the live rules with the last applied ones; re-applies and measures when they differ. */

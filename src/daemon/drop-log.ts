@@ -2,7 +2,7 @@
  * The daemon's drop log: /dev/kmsg (followed) → parser → attribution by the daemon's address history
  * → the dashboard's feed, the metrics and the audit aggregator (for suggestions). Bounded throughout.
  */
-import { Aggregator, Attributor, historyFromLookup, kmsgSource, LogParser, renderItems, suggest, type Attributed, type LogSource } from '../logs/index.js';
+import { Aggregator, Attributor, entryText, historyFromLookup, kmsgSource, LogParser, renderItems, suggest, type Attributed, type LogSource } from '../logs/index.js';
 import { emptyInventory } from '../inventory/types.js';
 import { parsePolicy } from '../policy/load.js';
 import type { Resolved } from '../ruleset/resolve.js';
@@ -26,7 +26,8 @@ export function toDrop(a: Attributed, mode: 'enforce' | 'audit'): AttributedDrop
     dst: r.dst,
     proto: r.proto,
     ...(r.dpt !== undefined ? { dport: r.dpt } : {}),
-    entry: a.entry === null ? '?' : a.entry.kind === 'host' ? 'host' : a.entry.name,
+    // The range with its name, as `lanfence logs` shows it: several ranges share a name (private (RFC 1918)).
+    entry: entryText(a.entry),
     path: r.path,
     mode,
   };
@@ -49,13 +50,20 @@ export class DropLog {
   private mode: 'enforce' | 'audit' = 'enforce';
   private hash = '';
   private refreshedAt = 0;
+  private readonly unsubscribe: () => void;
   private errorsSeen = 0;
 
-  constructor(private readonly deps: DropLogDeps) {}
+  constructor(private readonly deps: DropLogDeps) {
+    this.unsubscribe = deps.daemon.onApplied(() => this.refresh(Date.now(), true));
+  }
 
-  /** (Re)builds parser and attributor from what is applied now. */
-  private refresh(now: number): void {
-    if (now - this.refreshedAt < REFRESH_MS && this.parser) return;
+  /**
+   * (Re)builds the attributor and follows the parser's prefix from what is applied now: at once after
+   * each of the daemon's applies (before the kernel's next lines are read), else every REFRESH_MS
+   * (an apply by the CLI).
+   */
+  private refresh(now: number, force = false): void {
+    if (!force && now - this.refreshedAt < REFRESH_MS && this.parser) return;
     this.refreshedAt = now;
     const applied = this.deps.store.read('current');
     const text = applied?.policyText ?? '';
@@ -63,7 +71,9 @@ export class DropLog {
     this.mode = applied?.mode ?? ruleset.mode;
     const history = historyFromLookup((address, at) => this.deps.daemon.history.lookup(address, at));
     this.attributor = new Attributor({ history, ruleset, inventory: this.deps.daemon.inventorySnapshot() ?? emptyInventory() });
-    if (!this.parser || applied?.policyHash !== this.hash) this.parser = new LogParser({ prefix: ruleset.log.prefix });
+    // One parser for the life of the source (it holds the source's statistics); a new prefix is followed.
+    if (!this.parser) this.parser = new LogParser({ prefix: ruleset.log.prefix });
+    else if (applied?.policyHash !== this.hash) this.parser.setPrefix(ruleset.log.prefix);
     this.hash = applied?.policyHash ?? '';
   }
 
@@ -95,6 +105,7 @@ export class DropLog {
   }
 
   stop(): void {
+    this.unsubscribe();
     this.abort.abort();
   }
 

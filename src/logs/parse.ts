@@ -126,7 +126,7 @@ const enum Body {
 
 /** A reusable parser: one per source, with its statistics. */
 export class LogParser {
-  readonly prefix: string;
+  private prefixText: string;
   readonly stats: ParseStats = newStats();
   bootTimeMs: number | undefined;
   private readonly now: () => number;
@@ -134,13 +134,29 @@ export class LogParser {
   private syslogTime = 0;
   private v6Cache = new Map<string, string>();
   /** The fast path's regular expression, the prefix included (null: fast path off). */
-  private readonly fast: RegExp | null;
+  private fast: RegExp | null;
+  private readonly fastPath: boolean;
 
   constructor(opts: ParserOptions = {}) {
-    this.prefix = opts.prefix ?? DEFAULT_PREFIX;
-    this.fast = (opts.fastPath ?? true) ? fastRegExp(this.prefix) : null;
+    this.prefixText = opts.prefix ?? DEFAULT_PREFIX;
+    this.fastPath = opts.fastPath ?? true;
+    this.fast = this.fastPath ? fastRegExp(this.prefixText) : null;
     this.bootTimeMs = opts.bootTimeMs;
     this.now = opts.now ?? Date.now;
+  }
+
+  get prefix(): string {
+    return this.prefixText;
+  }
+
+  /**
+   * Follows a new log prefix (the daemon, after an apply that changed `log.prefix`): a source
+   * keeps its parser, and its statistics go on.
+   */
+  setPrefix(prefix: string): void {
+    if (prefix === this.prefixText) return;
+    this.prefixText = prefix;
+    this.fast = this.fastPath ? fastRegExp(prefix) : null;
   }
 
   /** Any line: the framing is recognised from its first characters. */

@@ -165,7 +165,7 @@ export function renderNftables(resolved: Resolved): Rendered {
   for (const f of [4, 6] as const) {
     const ip = ipKw(f);
     const key = `${ip} saddr . ${ip} daddr . meta l4proto . th dport`;
-    out.push(`\t\t${key} != @log${f} limit name ${q(LOG_CEILING)} add @log${f} { ${key} } log prefix ${q(ruleset.log.prefix)} level warn`);
+    out.push(`\t\t${key} != @log${f} limit name ${q(LOG_CEILING)} add @log${f} { ${key} } log prefix ${q(ruleset.log.prefix)} level warn counter comment "lines logged"`);
   }
   if (ruleset.mode === 'audit') {
     out.push(`\t\tcounter comment "audit: logged, passed"`);
