@@ -3,7 +3,7 @@ import { BackendError } from '../../errors.js';
 import { commandLine, type Runner } from '../../exec.js';
 import { inThrowawayNetns } from '../throwaway.js';
 import type { LiveStatus, Rendered } from '../types.js';
-import { NFT_TABLE } from './render.js';
+import { LOG_COUNTER_COMMENT, NFT_TABLE } from './render.js';
 
 const TABLE = ['inet', NFT_TABLE];
 /** Sets whose members the kernel adds at run time (log rate limiting): never compared. */
@@ -114,16 +114,21 @@ export function diffSnapshots(expected: NftSnapshot, live: NftSnapshot): string[
   return out;
 }
 
+/** From `nft -j list chain inet lanfence block`: packets counted by the final verdict rules (not the log rules). */
+export function countBlocked(json: string): number {
+  let n = 0;
+  for (const item of (JSON.parse(json) as { nftables: Json[] }).nftables) {
+    const rule = item.rule as Json | undefined;
+    if (!rule || rule.comment === LOG_COUNTER_COMMENT) continue;
+    for (const e of (rule.expr as Json[] | undefined) ?? []) if (e.counter) n += Number((e.counter as Json).packets ?? 0);
+  }
+  return n;
+}
+
 /** Packets counted by the final verdict rules of the `block` chain. */
 export async function blockedPackets(run: Runner): Promise<number | undefined> {
   const r = await run('nft', ['-j', 'list', 'chain', ...TABLE, 'block']);
-  if (r.code !== 0) return undefined;
-  let n = 0;
-  for (const item of (JSON.parse(r.stdout) as { nftables: Json[] }).nftables) {
-    const rule = item.rule as Json | undefined;
-    for (const e of (rule?.expr as Json[] | undefined) ?? []) if (e.counter) n += Number((e.counter as Json).packets ?? 0);
-  }
-  return n;
+  return r.code === 0 ? countBlocked(r.stdout) : undefined;
 }
 
 export async function inspectNftables(expected: Rendered | null, run: Runner): Promise<LiveStatus> {

@@ -111,6 +111,9 @@ function setBlock(s: SetSpec, dynamic = false): string[] {
   return lines.filter((l) => l !== '');
 }
 
+/** Comment of the log rules' counters (lines logged, told apart from packets blocked by read.ts). */
+export const LOG_COUNTER_COMMENT = 'lines logged';
+
 /** The named limit object shared by both log rules: the global ceiling. */
 export const LOG_CEILING = 'log_ceiling';
 
@@ -165,7 +168,7 @@ export function renderNftables(resolved: Resolved): Rendered {
   for (const f of [4, 6] as const) {
     const ip = ipKw(f);
     const key = `${ip} saddr . ${ip} daddr . meta l4proto . th dport`;
-    out.push(`\t\t${key} != @log${f} limit name ${q(LOG_CEILING)} add @log${f} { ${key} } log prefix ${q(ruleset.log.prefix)} level warn counter comment "lines logged"`);
+    out.push(`\t\t${key} != @log${f} limit name ${q(LOG_CEILING)} add @log${f} { ${key} } log prefix ${q(ruleset.log.prefix)} level warn counter comment ${q(LOG_COUNTER_COMMENT)}`);
   }
   if (ruleset.mode === 'audit') {
     out.push(`\t\tcounter comment "audit: logged, passed"`);
