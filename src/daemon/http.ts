@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { DropFeed } from './drops.js';
 import type { Metrics } from './metrics.js';
 
@@ -113,10 +113,12 @@ function stream(deps: HttpDeps, url: URL, req: IncomingMessage, res: ServerRespo
 
 function serveStatic(webDir: string | undefined, pathname: string, res: ServerResponse): void {
   if (!webDir || !existsSync(webDir)) throw new HttpError(404, 'the dashboard is not built (npm run build)');
+  // Canonical form: the daemon passes `dist/web/` with a trailing slash, which `startsWith(dir + sep)` would never match.
+  const root = resolve(webDir);
   const rel = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
-  let file = join(webDir, rel);
-  if (!file.startsWith(webDir + sep) && file !== webDir) throw new HttpError(400, 'bad path');
-  if (!existsSync(file) || statSync(file).isDirectory()) file = join(webDir, 'index.html'); // client-side routes
+  let file = join(root, rel);
+  if (!file.startsWith(root + sep) && file !== root) throw new HttpError(400, 'bad path');
+  if (!existsSync(file) || statSync(file).isDirectory()) file = join(root, 'index.html'); // client-side routes
   res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': file.endsWith('index.html') ? 'no-cache' : 'max-age=3600' });
   res.end(readFileSync(file));
 }

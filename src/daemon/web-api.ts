@@ -29,6 +29,15 @@ function explainApi(from: string, to: string, resolved: Resolved, inventory: Inv
 
 const HOUR = 3_600_000;
 
+/** Why a network's traffic is not judged (docs/api.md, `/api/coverage`). Docker's `none` network (driver `null`) has nothing to judge. */
+export function uncoveredReason(n: Pick<Inventory['networks'][number], 'driver' | 'bridge'>, patterns: string[]): string {
+  if (n.driver === 'null') return 'no network: its containers have only loopback, nothing to filter';
+  if (n.driver === 'host') return "host network: its containers share the host's network stack";
+  if (n.driver === 'macvlan' || n.driver === 'ipvlan') return `${n.driver} network: traffic bypasses the host's bridge and forward path`;
+  if (!n.bridge) return `${n.driver} network without a Linux bridge the rules could judge`;
+  return `bridge ${n.bridge} matches none of the judged interfaces (${patterns.join(', ') || 'none'})`;
+}
+
 export function webApi(deps: WebApiDeps): Record<string, ApiHandler> {
   const current = () => deps.store.read('current');
   const resolved = (): Resolved | null => {
@@ -79,7 +88,7 @@ export function webApi(deps: WebApiDeps): Record<string, ApiHandler> {
         e.last = Math.max(e.last, d.time);
         dests.set(k, e);
       }
-      return { ...view(c), labels: c.labels, exceptions: exceptions.map((e) => ({ index: e.index, text: exceptionText(e), origin: e.origin })), series: deps.drops.seriesOf(name), destinations: [...dests.values()].sort((a, b) => b.count - a.count) };
+      return { ...view(c), labels: c.labels, exceptions: exceptions.map((e) => ({ index: e.index, text: exceptionText(e).replace(/^allow #\d+: /, ''), origin: e.origin })), series: deps.drops.seriesOf(name), destinations: [...dests.values()].sort((a, b) => b.count - a.count) };
     },
     coverage: () => {
       const inv = deps.daemon.inventorySnapshot() ?? emptyInventory();
@@ -88,7 +97,10 @@ export function webApi(deps: WebApiDeps): Record<string, ApiHandler> {
       const covered = (bridge?: string) => !!bridge && patterns.some((p) => interfaceMatches(p, bridge));
       const unprotected = new Map((r?.unprotected ?? []).map((u) => [u.container, u.reason]));
       return {
-        networks: inv.networks.map((n) => ({ name: n.name, driver: n.driver, bridge: n.bridge ?? null, covered: covered(n.bridge), ipv6: n.ipv6, internal: n.internal, subnets: n.subnets })),
+        networks: inv.networks.map((n) => {
+          const ok = covered(n.bridge);
+          return { name: n.name, driver: n.driver, bridge: n.bridge ?? null, covered: ok, ...(ok ? {} : { reason: uncoveredReason(n, patterns) }), ipv6: n.ipv6, internal: n.internal, subnets: n.subnets };
+        }),
         containers: inv.containers.map((c) => ({ name: c.name, networks: c.networks.map((a) => a.network), protected: !unprotected.has(c.name), ...(unprotected.has(c.name) ? { reason: unprotected.get(c.name) } : {}) })),
       };
     },

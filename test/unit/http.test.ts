@@ -9,8 +9,8 @@ import type { Daemon, DaemonState } from '../../src/daemon/daemon.js';
 import { DropFeed, MAX_RECENT, type AttributedDrop } from '../../src/daemon/drops.js';
 import { createHttpServer, listen } from '../../src/daemon/http.js';
 import { Metrics, MAX_CONTAINER_LABELS } from '../../src/daemon/metrics.js';
-import { webApi } from '../../src/daemon/web-api.js';
-import { StateStore } from '../../src/state/store.js';
+import { uncoveredReason, webApi } from '../../src/daemon/web-api.js';
+import { policyHash, StateStore } from '../../src/state/store.js';
 import { goldenInventory } from '../support/fixtures.js';
 
 const state: DaemonState = {
@@ -93,7 +93,8 @@ describe('daemon HTTP server', () => {
     const o = await (await fetch(`${base}/api/overview`)).json();
     expect(o).toMatchObject({ backend: 'nftables', rules: 'absent', docker: { up: true }, daemon: { applies: 3, repairs: 1 } });
     const cov = await (await fetch(`${base}/api/coverage`)).json();
-    expect(cov.networks.find((n: { name: string }) => n.name === 'lan')).toMatchObject({ driver: 'macvlan', covered: false });
+    expect(cov.networks.find((n: { name: string }) => n.name === 'lan')).toMatchObject({ driver: 'macvlan', covered: false, reason: "macvlan network: traffic bypasses the host's bridge and forward path" });
+    for (const n of cov.networks as { covered: boolean; reason?: string }[]) expect(n.covered || !!n.reason, JSON.stringify(n)).toBe(true);
     const recent = await (await fetch(`${base}/api/drops?container=web`)).json();
     expect(recent[0]).toMatchObject({ container: 'web', dport: 5002 });
     expect((await fetch(`${base}/api/nope`)).status).toBe(404);
@@ -105,6 +106,44 @@ describe('daemon HTTP server', () => {
     expect(await (await fetch(`${base}/containers/web`)).text()).toContain('<title>lanfence</title>');
     const evil = await fetch(`${base}/..%2f..%2fetc%2fpasswd`);
     expect(await evil.text()).not.toContain('root:');
+  });
+
+  it('lists the exceptions of a container as docs/api.md words them (the index apart from the text)', async () => {
+    const store = new StateStore(mkdtempSync(join(tmpdir(), 'lanfence-state-')));
+    const policyText = 'mode: audit\nallow:\n  - to: 192.168.1.10\n    from: { container: web }\n    comment: NAS\n';
+    store.recordApplied({ backend: 'nftables', mode: 'audit', appliedAt: '2026-11-29T00:00:00.000Z', policyFile: '/etc/lanfence/policy.yaml', policyText, policyHash: policyHash(policyText), rendered: { text: '' } as never, interfaces: ['docker0', 'br-*'], version: '0' });
+    const api = webApi({ daemon: fakeDaemon, store, drops: new DropFeed() });
+    const web = (await api.containers(new URLSearchParams(), 'web')) as { exceptions: { index: number; text: string; origin: { path: string } }[] };
+    expect(web.exceptions).toEqual([{ index: 1, text: 'container web → 192.168.1.10 all ports (NAS)', origin: expect.objectContaining({ path: 'allow.0' }) }]);
+  });
+
+  it('says why a network is not covered; Docker\'s none network has nothing to filter', () => {
+    expect(uncoveredReason({ driver: 'null' }, [])).toBe('no network: its containers have only loopback, nothing to filter');
+    expect(uncoveredReason({ driver: 'host' }, [])).toBe("host network: its containers share the host's network stack");
+    expect(uncoveredReason({ driver: 'ipvlan' }, [])).toContain('ipvlan network');
+    expect(uncoveredReason({ driver: 'overlay' }, [])).toBe('overlay network without a Linux bridge the rules could judge');
+    expect(uncoveredReason({ driver: 'bridge', bridge: 'apps0' }, ['docker0', 'br-*'])).toBe('bridge apps0 matches none of the judged interfaces (docker0, br-*)');
+  });
+
+  it("serves the dashboard's assets when its directory is given with a trailing slash (as the daemon does)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lanfence-web-'));
+    mkdirSync(join(dir, 'assets'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>lanfence</title>');
+    writeFileSync(join(dir, 'assets', 'index.css'), 'body{}');
+    const s2 = createHttpServer({ metrics: new Metrics(), drops: new DropFeed(), api: {}, webDir: `${dir}/` });
+    await listen(s2, '127.0.0.1', 0);
+    try {
+      const url = `http://127.0.0.1:${(s2.address() as AddressInfo).port}`;
+      const css = await fetch(`${url}/assets/index.css`);
+      expect(css.status).toBe(200);
+      expect(css.headers.get('content-type')).toBe('text/css');
+      expect(await css.text()).toBe('body{}');
+      expect(await (await fetch(`${url}/`)).text()).toContain('<title>lanfence</title>');
+      expect(await (await fetch(`${url}/..%2f..%2fetc%2fpasswd`)).text()).not.toContain("root:");
+    } finally {
+      s2.closeAllConnections();
+      s2.close();
+    }
   });
 
   it('keeps the recent drops bounded', () => {
