@@ -42,6 +42,11 @@ export function count(n: number | null | undefined): string {
   return typeof n === 'number' ? n.toLocaleString('en-US') : '—';
 }
 
+/** `1 attempt`, `23 attempts`, `1,024 drop attempts`. */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${count(n)} ${n === 1 ? noun : plural}`;
+}
+
 /** `policy.yaml:12:5 (allow.0)` or `label lanfence.allow on web`. */
 export function originText(o: Origin | string | undefined): string {
   if (!o) return '';

@@ -80,5 +80,6 @@ describe('Containers', () => {
 
   it('summarises a quiet series', () => {
     expect(summary([{ t: NOW, count: 0 }])).toBe('No drop attempts in this period.');
+    expect(summary([{ t: NOW, count: 1 }])).toMatch(/^1 drop attempt; busiest/);
   });
 });

@@ -161,8 +161,9 @@ export const coverage: Coverage = {
     { name: 'bridge', driver: 'bridge', bridge: 'docker0', covered: true, ipv6: false, internal: false, subnets: ['172.17.0.0/16'] },
     { name: 'shop_default', driver: 'bridge', bridge: 'br-3f2a9c1d7e6b', covered: true, ipv6: true, internal: false, subnets: ['172.20.0.0/16', 'fd00:20::/64'] },
     { name: 'monitoring', driver: 'bridge', bridge: 'br-8c1e0f4b2a91', covered: true, ipv6: false, internal: false, subnets: ['172.22.0.0/16'] },
-    { name: 'lan', driver: 'macvlan', bridge: null, covered: false, ipv6: false, internal: false, subnets: ['192.168.1.0/24'] },
-    { name: 'host', driver: 'host', bridge: null, covered: false, ipv6: false, internal: false, subnets: [] },
+    { name: 'lan', driver: 'macvlan', bridge: null, covered: false, reason: "macvlan network: traffic bypasses the host's bridge and forward path", ipv6: false, internal: false, subnets: ['192.168.1.0/24'] },
+    { name: 'host', driver: 'host', bridge: null, covered: false, reason: "host network: its containers share the host's network stack", ipv6: false, internal: false, subnets: [] },
+    { name: 'none', driver: 'null', bridge: null, covered: false, reason: 'no network: its containers have only loopback, nothing to filter', ipv6: false, internal: false, subnets: [] },
   ],
   containers: [
     { name: 'web', networks: ['shop_default'], protected: true },

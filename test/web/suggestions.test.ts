@@ -46,6 +46,12 @@ describe('Suggestions', () => {
     expect(exec).toHaveBeenCalledWith('copy');
   });
 
+  it('counts one attempt in the singular', async () => {
+    const one = { ...suggestions(NOW)[0], count: 1 };
+    const root = await mount(h(SuggestionsBody, { list: [one] }));
+    expect(text(root.querySelector('li.suggestion'))).toMatch(/\b1 attempt ?, first/);
+  });
+
   it('says when there is nothing to suggest', async () => {
     const root = await mount(h(SuggestionsBody, { list: [] }));
     expect(text(root)).toContain('No suggestions');

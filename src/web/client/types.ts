@@ -70,7 +70,8 @@ export interface ContainerDetail extends ContainerSummary {
 }
 
 export interface Coverage {
-  networks: { name: string; driver: string; bridge: string | null; covered: boolean; ipv6: boolean; internal: boolean; subnets: string[] }[];
+  /** `reason`: why a network is not covered (the daemon sends it whenever `covered` is false); driver `null` is Docker's `none` network: nothing to filter. */
+  networks: { name: string; driver: string; bridge: string | null; covered: boolean; reason?: string; ipv6: boolean; internal: boolean; subnets: string[] }[];
   containers: { name: string; networks: string[]; protected: boolean; reason?: string }[];
 }
 

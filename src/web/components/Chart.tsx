@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import { clock, count, toMs } from '../format.js';
+import { clock, count, counted, toMs } from '../format.js';
 import type { Timestamp } from '../client/types.js';
 
 type UPlotCtor = typeof uPlot;
@@ -24,7 +24,7 @@ export function summary(points: { t: Timestamp; count: number }[]): string {
   const total = points.reduce((s, p) => s + p.count, 0);
   if (!total) return 'No drop attempts in this period.';
   const peak = points.reduce((a, b) => (b.count > a.count ? b : a));
-  return `${count(total)} drop attempts; busiest 5 minutes at ${clock(peak.t)} with ${count(peak.count)}.`;
+  return `${counted(total, 'drop attempt')}; busiest 5 minutes at ${clock(peak.t)} with ${count(peak.count)}.`;
 }
 
 export function SeriesChart({ points, label }: { points: { t: Timestamp; count: number }[]; label: string }) {

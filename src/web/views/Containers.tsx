@@ -2,7 +2,7 @@
 import type { ContainerDetail, ContainerSummary } from '../client/types.js';
 import { SeriesChart } from '../components/Chart.js';
 import { Badge, Empty, Loader, Panel, TableWrap } from '../components/ui.js';
-import { ago, count, dateTime, originText, target } from '../format.js';
+import { ago, count, counted, dateTime, originText, target } from '../format.js';
 import { useApi } from '../hooks.js';
 import { href } from '../router.js';
 
@@ -72,7 +72,7 @@ export function ContainerBody({ c }: { c: ContainerDetail }) {
   return (
     <>
       <p class="lede">
-        <span class="mono muted">{c.id.slice(0, 12)}</span> · {count(total)} drop attempts in 24 h ·{' '}
+        <span class="mono muted">{c.id.slice(0, 12)}</span> · {counted(total, 'drop attempt')} in 24 h ·{' '}
         <a href={href('drops', undefined, { container: c.name })}>live drops of {c.name}</a>
       </p>
       <Panel title="What it tried to reach (24 h, 5-minute buckets)" id="ct-chart">

@@ -8,7 +8,10 @@ import { href } from '../router.js';
 export function CoverageBody({ cov }: { cov: Coverage }) {
   const [onlyUnprotected, setOnly] = useState(false);
   const unprotected = cov.containers.filter((c) => !c.protected);
-  const uncovered = cov.networks.filter((n) => !n.covered);
+  // Docker's `none` network carries no traffic: not covered, but nothing to worry about either.
+  const idle = (n: Coverage['networks'][number]) => !n.covered && n.driver === 'null';
+  const uncovered = cov.networks.filter((n) => !n.covered && !idle(n));
+  const rank = (n: Coverage['networks'][number]) => (n.covered ? 2 : idle(n) ? 1 : 0);
   const containers = [...(onlyUnprotected ? unprotected : cov.containers)].sort(
     (a, b) => Number(a.protected) - Number(b.protected) || a.name.localeCompare(b.name),
   );
@@ -34,7 +37,7 @@ export function CoverageBody({ cov }: { cov: Coverage }) {
           </thead>
           <tbody>
             {[...cov.networks]
-              .sort((a, b) => Number(a.covered) - Number(b.covered) || a.name.localeCompare(b.name))
+              .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name))
               .map((n) => (
                 <tr key={n.name}>
                   <td>
@@ -43,7 +46,10 @@ export function CoverageBody({ cov }: { cov: Coverage }) {
                   </td>
                   <td>{n.driver}</td>
                   <td class="mono">{n.bridge ?? '—'}</td>
-                  <td>{n.covered ? <Badge tone="good">covered</Badge> : <Badge tone="bad">not covered</Badge>}</td>
+                  <td>
+                    {n.covered ? <Badge tone="good">covered</Badge> : idle(n) ? <Badge tone="muted">nothing to filter</Badge> : <Badge tone="bad">not covered</Badge>}
+                    {!n.covered && n.reason && <div class="muted small">{n.reason}</div>}
+                  </td>
                   <td>{n.ipv6 ? 'on' : 'off'}</td>
                   <td class="mono small">{n.subnets.join(', ') || '—'}</td>
                 </tr>

@@ -2,7 +2,7 @@
 import type { Suggestion } from '../client/types.js';
 import { CopyButton } from '../components/CopyButton.js';
 import { Badge, Empty, Loader } from '../components/ui.js';
-import { ago, count, dateTime } from '../format.js';
+import { ago, counted, dateTime } from '../format.js';
 import { useApi } from '../hooks.js';
 import { href } from '../router.js';
 
@@ -29,7 +29,7 @@ export function SuggestionsBody({ list }: { list: Suggestion[] }) {
               <CopyButton text={s.yaml} label="Copy YAML" />
             </div>
             <p class="muted small">
-              {count(s.count)} attempts, first {dateTime(s.first)}, last {ago(s.last)}
+              {counted(s.count, 'attempt')}, first {dateTime(s.first)}, last {ago(s.last)}
             </p>
             <pre class="code" tabIndex={0}>
               <code>{s.yaml}</code>
