@@ -1,10 +1,9 @@
 /**
  * The kernel log (/dev/kmsg), for audit-mode checks: LOG output from the lab's namespaces reaches
  * it once `net.netfilter.nf_log_all_netns=1`. Records carry a sequence number, so a test takes a
- * cursor before probing and reads only what came after.
+ * cursor before probing and reads only what came after; lines are parsed by src/logs (LogParser).
  */
 import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { normAddr } from './matrix.js';
 
 export interface KmsgRecord {
   seq: number;
@@ -41,36 +40,3 @@ export function readKmsg(after = -1): KmsgRecord[] {
 
 /** The sequence number of the newest record (a cursor for `readKmsg`). */
 export const kmsgCursor = (): number => readKmsg().reduce((m, r) => Math.max(m, r.seq), -1);
-
-export interface NetfilterLogLine {
-  prefix: string;
-  in: string;
-  out: string;
-  src: string;
-  dst: string;
-  proto: string;
-  dpt?: number;
-  raw: string;
-}
-
-/** Parses a netfilter LOG line that starts with `prefix`; null for anything else. */
-export function parseLogLine(text: string, prefix: string): NetfilterLogLine | null {
-  if (!text.startsWith(prefix)) return null;
-  const fields = new Map<string, string>();
-  for (const m of text.slice(prefix.length).matchAll(/(\w+)=(\S*)/g)) if (!fields.has(m[1])) fields.set(m[1], m[2]);
-  const src = fields.get('SRC');
-  const dst = fields.get('DST');
-  const proto = fields.get('PROTO');
-  if (!src || !dst || !proto) return null;
-  const dpt = fields.get('DPT');
-  return {
-    prefix,
-    in: fields.get('IN') ?? '',
-    out: fields.get('OUT') ?? '',
-    src: normAddr(src),
-    dst: normAddr(dst),
-    proto: proto.toUpperCase(),
-    ...(dpt !== undefined ? { dpt: Number(dpt) } : {}),
-    raw: text,
-  };
-}

@@ -14,7 +14,8 @@ import { DEFAULT_POLICY_YAML } from '../../src/policy/default-policy.js';
 import type { BackendName, Mode } from '../../src/ruleset/types.js';
 import { kernelTestsEnabled } from '../support/root.js';
 import { dockerRules, lanfenceTraces, rootNamespaceTraces } from '../../src/lab/inspect.js';
-import { kmsgCursor, parseLogLine, readKmsg, type NetfilterLogLine } from '../../src/lab/kmsg.js';
+import { kmsgCursor, readKmsg } from '../../src/lab/kmsg.js';
+import { LogParser, type DropRecord } from '../../src/logs/index.js';
 import { createLab, type Lab } from '../../src/lab/lab.js';
 import { expectedResolved, normAddr, runMatrix, type Cell, type Expectation, type MatrixRun } from '../../src/lab/matrix.js';
 
@@ -90,10 +91,9 @@ async function applyPolicy(lab: Lab, backend: BackendName, file: string, text: s
   return { kind: 'policy', resolved: await expectedResolved(lab, text, { mode, file }) };
 }
 
-function logLineFor(lines: NetfilterLogLine[], c: Cell): boolean {
+function logLineFor(lines: DropRecord[], c: Cell): boolean {
   const p = c.packet!;
-  const proto = p.proto === 'icmpv6' ? 'ICMPV6' : p.proto.toUpperCase();
-  return lines.some((l) => l.src === normAddr(p.src) && l.dst === normAddr(p.dst) && l.proto === proto && (p.dport === undefined || l.dpt === p.dport));
+  return lines.some((l) => l.src === normAddr(p.src) && l.dst === normAddr(p.dst) && l.proto === p.proto && (p.dport === undefined || l.dpt === p.dport));
 }
 
 /** The cases every backend goes through, in order, on a shared lab. */
@@ -124,10 +124,11 @@ function backendCases(backend: BackendName, getLab: () => Lab): void {
     const m = await runMatrix(lab, exp, `${backend} audit (default policy)`);
     assertMatrix(m);
     const prefix = exp.kind === 'policy' ? exp.resolved.ruleset.log.prefix : '';
+    const parser = new LogParser({ prefix });
     await sleep(100);
     const lines = readKmsg(cursor)
-      .map((r) => parseLogLine(r.text, prefix))
-      .filter((l): l is NetfilterLogLine => l !== null);
+      .map((r) => parser.parseLine(r.text))
+      .filter((l): l is DropRecord => l !== null);
     const wouldDrop = m.cells.filter((c) => c.verdict?.verdict === 'log');
     expect(wouldDrop.length).toBeGreaterThan(0);
     console.log(`${backend} audit: ${wouldDrop.length} would-be drops probed, ${lines.length} "${prefix}" kernel log lines since the apply`);
