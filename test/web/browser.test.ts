@@ -4,6 +4,10 @@
  * on the SSE stream shows up in the live view, the explain box answers, the keyboard reaches every
  * tab; screenshots of each view (light and dark) go to test/web/screenshots/.
  *
+ * The fixture data is richer than a lab run produces (a scan, a macvlan container, label exceptions,
+ * days of history), and the mock answers without root. The same dashboard against the real daemon in
+ * the lab, with real probes and kernel log lines, is test/lab/dashboard.test.ts.
+ *
  * Skipped, with the reason printed, when chromium is not installed — except with CI=true, where that fails.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { h } from 'preact';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { summary } from '../../src/web/components/Chart.js';
+import { summary, xRange } from '../../src/web/components/Chart.js';
 import { ContainersView } from '../../src/web/views/Containers.js';
 import { freezeClock, mount, NOW, stubApi, text, unmount, waitFor } from './helpers.js';
 
@@ -81,5 +81,8 @@ describe('Containers', () => {
   it('summarises a quiet series', () => {
     expect(summary([{ t: NOW, count: 0 }])).toBe('No drop attempts in this period.');
     expect(summary([{ t: NOW, count: 1 }])).toMatch(/^1 drop attempt; busiest/);
+    // Buckets are drawn from their start; the range ends where the newest bucket ends, so it shows whole.
+    expect(xRange([0, 300, 600])).toEqual([0, 900]);
+    expect(xRange([600])).toEqual([600, 900]);
   });
 });

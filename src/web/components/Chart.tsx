@@ -27,6 +27,16 @@ export function summary(points: { t: Timestamp; count: number }[]): string {
   return `${counted(total, 'drop attempt')}; busiest 5 minutes at ${clock(peak.t)} with ${count(peak.count)}.`;
 }
 
+/**
+ * The x range (seconds) for bucket starts `xs`: from the first bucket's start to the *end* of the
+ * last one, so the newest bucket — where live data lands — is drawn whole, not cut at the edge.
+ */
+export function xRange(xs: number[], fallbackStep = 300): [number, number] {
+  if (!xs.length) return [0, fallbackStep];
+  const step = xs.length > 1 ? xs[xs.length - 1] - xs[xs.length - 2] : fallbackStep;
+  return [xs[0], xs[xs.length - 1] + (step > 0 ? step : fallbackStep)];
+}
+
 export function SeriesChart({ points, label }: { points: { t: Timestamp; count: number }[]; label: string }) {
   const box = useRef<HTMLDivElement>(null);
   const [failed, setFailed] = useState(false);
@@ -61,11 +71,11 @@ export function SeriesChart({ points, label }: { points: { t: Timestamp; count: 
             height: height(),
             legend: { show: false },
             cursor: { drag: { x: false, y: false } },
-            scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] } },
+            scales: { x: { time: true, range: () => xRange(xs) }, y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] } },
             axes: [axis, { ...axis, size: 44 }],
             series: [
               {},
-              { label: 'drops', stroke: bar, fill: bar + 'cc', width: 0, paths: UPlot.paths.bars!({ size: [0.85, 24] }), points: { show: false } },
+              { label: 'drops', stroke: bar, fill: bar + 'cc', width: 0, paths: UPlot.paths.bars!({ align: 1, size: [0.85, 24, 3] }), points: { show: false } },
             ],
           },
           [xs, ys],
