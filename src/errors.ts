@@ -8,6 +8,8 @@ export const EXIT = {
   backend: 3,
   drifted: 4,
   absent: 5,
+  /** verify: the kernel does not do what the applied policy says (a cell differs). */
+  mismatch: 6,
   usage: 64,
 } as const;
 
@@ -53,5 +55,32 @@ export class InventoryError extends LanfenceError {
   constructor(message: string) {
     super(message);
     this.name = 'InventoryError';
+  }
+}
+
+/** The command needs root (verify enters containers' network namespaces and reads counters). */
+export class NeedsRootError extends LanfenceError {
+  override readonly exitCode: number = EXIT.failure;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NeedsRootError';
+  }
+}
+
+/** Nothing to check: lanfence never applied, or its rules are gone. */
+export class NotAppliedError extends LanfenceError {
+  override readonly exitCode: number = EXIT.absent;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotAppliedError';
+  }
+}
+
+/** verify could not run or give a trustworthy answer (a command failed, the counter went backwards). */
+export class VerifyError extends LanfenceError {
+  override readonly exitCode: number = EXIT.failure;
+  constructor(message: string) {
+    super(message);
+    this.name = 'VerifyError';
   }
 }

@@ -12,6 +12,7 @@ Exit codes:
   3   a firewall command failed (nothing half-applied)
   4   status/apply: the live rules differ from what was applied (drift)
   5   status: lanfence's rules are absent or were never applied
+  6   verify: a cell where the kernel does not do what the policy says
   64  usage error (unknown option, unknown backend)`;
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {

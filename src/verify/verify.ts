@@ -20,7 +20,7 @@ import { resolve } from '../ruleset/resolve.js';
 import type { Mode } from '../ruleset/types.js';
 import type { StateStore } from '../state/store.js';
 import { cellMatches, isCounted, observe } from './compare.js';
-import { NeedsRootError, NotAppliedError, VerifyError } from './errors.js';
+import { NeedsRootError, NotAppliedError, VerifyError } from '../errors.js';
 import { createProbeNamespace, type ProbeNamespace } from './netns.js';
 import {
   containerSource,

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, type Lab } from '../../src/lab/lab.js';
 import type { BackendName } from '../../src/ruleset/types.js';
-import { formatReport, VERIFY_MISMATCH_EXIT, type VerifyReport } from '../../src/verify/index.js';
+import { EXIT } from '../../src/errors.js';
+import { formatReport, type VerifyReport } from '../../src/verify/index.js';
 import { kernelTestsEnabled } from '../support/root.js';
 
 const enabled = kernelTestsEnabled('lanfence verify in the lab (test/lab)');
@@ -131,7 +132,7 @@ describe.runIf(enabled)('lab: lanfence verify', () => {
       try {
         const { code, report } = await verifyJson(['--all']);
         console.log(formatReport(report).join('\n'));
-        expect(code).toBe(VERIFY_MISMATCH_EXIT);
+        expect(code).toBe(EXIT.mismatch);
         expect(report.ok).toBe(false);
         // Every source has its 10.0.0.0/8 cell wrong: expected drop, observed pass.
         const tenSlash8 = report.mismatches.filter((c) => c.column === 'range:10.0.0.0/8');

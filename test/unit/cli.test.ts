@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
+import { EXIT } from '../../src/errors.js';
 import { DEFAULT_POLICY_YAML } from '../../src/policy/default-policy.js';
 import { policyJsonSchema } from '../../src/policy/schema.js';
 
@@ -107,11 +108,12 @@ describe('help, version, schema', () => {
   it('--help lists the commands and the exit codes', async () => {
     const r = await cli('--help');
     expect(r.code).toBe(0);
-    for (const c of ['plan', 'check', 'explain', 'apply', 'status', 'remove', 'rollback', 'confirm', 'logs', 'audit', 'daemon', 'install-service', 'demo', 'init', 'schema']) expect(r.out).toMatch(new RegExp(`\\n  ${c}\\b`));
+    for (const c of ['plan', 'check', 'explain', 'apply', 'status', 'remove', 'rollback', 'confirm', 'logs', 'audit', 'daemon', 'install-service', 'demo', 'init', 'schema', 'verify', 'export']) expect(r.out).toMatch(new RegExp(`\\n  ${c}\\b`));
     expect(r.out).toMatch(/Exit codes:/);
+    for (const [name, code] of Object.entries(EXIT)) expect(r.out, `exit code ${code} (${name}) in --help`).toMatch(new RegExp(`\\n  ${code} +\\S`));
   });
   it('every command has --help', async () => {
-    for (const c of ['plan', 'check', 'explain', 'apply', 'status', 'remove', 'rollback', 'confirm', 'logs', 'audit', 'daemon', 'install-service', 'demo', 'init', 'schema']) {
+    for (const c of ['plan', 'check', 'explain', 'apply', 'status', 'remove', 'rollback', 'confirm', 'logs', 'audit', 'daemon', 'install-service', 'demo', 'init', 'schema', 'verify', 'export']) {
       const r = await cli(c, '--help');
       expect(r.code, c).toBe(0);
       expect(r.out).toMatch(new RegExp(`Usage: lanfence ${c}`));

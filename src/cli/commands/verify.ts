@@ -8,7 +8,7 @@ import Docker from 'dockerode';
 import { EXIT } from '../../errors.js';
 import { runCommand } from '../../exec.js';
 import { StateStore } from '../../state/store.js';
-import { formatReport, verify, VERIFY_MISMATCH_EXIT, type VerifyProgress } from '../../verify/index.js';
+import { formatReport, verify, type VerifyProgress } from '../../verify/index.js';
 import { outputState, printJson, type Io } from '../output.js';
 import { progress } from '../progress.js';
 import type { CommandModule } from './types.js';
@@ -31,7 +31,7 @@ not), log (audit mode), open/closed (--internet). Probes that should be blocked 
 between two counter reads, so in enforce mode the kernel drops them before they reach any LAN host.
 In audit mode nothing is dropped: verify refuses unless --force.
 
-Needs root. Exit 0 when every cell matches; ${VERIFY_MISMATCH_EXIT} when a cell differs (they are listed by
+Needs root. Exit 0 when every cell matches; ${EXIT.mismatch} when a cell differs (they are listed by
 container × destination); 5 when nothing was applied or lanfence's rules are gone; 64 for a usage
 error or audit mode without --force.`;
 
@@ -104,7 +104,7 @@ export const verifyCommand: CommandModule = {
         });
         if (opts.json) printJson(io, report);
         else io.out(formatReport(report, Number(process.env.COLUMNS) || process.stdout.columns || 120).join('\n'));
-        setExit(report.ok ? EXIT.ok : VERIFY_MISMATCH_EXIT);
+        setExit(report.ok ? EXIT.ok : EXIT.mismatch);
       });
   },
 };
