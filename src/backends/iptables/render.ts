@@ -176,11 +176,19 @@ function blockSet(resolved: Resolved, family: Family): IpSet | null {
   return { name: BLOCK_SETS[family], type: 'hash:net', family, flags: 'dst', members, exceptions: [], title: `blocked destinations, IPv${family}` };
 }
 
+/** Exception comments by index, per rule set (a lookup per rule, not a search). */
+const commentsOf = new WeakMap<Resolved, Map<number, string | undefined>>();
+function commentOf(resolved: Resolved, index: number): string | undefined {
+  let m = commentsOf.get(resolved);
+  if (!m) commentsOf.set(resolved, (m = new Map(resolved.ruleset.exceptions.map((x) => [x.index, x.comment]))));
+  return m.get(index);
+}
+
 /** `allow #N: comment` for one exception, `allow #1, #3` for several. */
 function allowLabel(resolved: Resolved, exceptions: Iterable<number>): string {
   const nums = [...new Set(exceptions)].sort((a, b) => a - b);
   if (nums.length === 1) {
-    const comment = resolved.ruleset.exceptions.find((x) => x.index === nums[0])?.comment;
+    const comment = commentOf(resolved, nums[0]);
     return `allow #${nums[0]}${comment ? `: ${comment}` : ''}`;
   }
   const shown = nums.slice(0, 12).map((n) => `#${n}`).join(', ');
@@ -222,7 +230,9 @@ function planExceptions(resolved: Resolved): { groups: Group[]; host: Record<Fam
       continue;
     }
     const id = `${e.family}|${e.iface}`;
-    byGroup.set(id, [...(byGroup.get(id) ?? []), e]);
+    const list = byGroup.get(id);
+    if (list) list.push(e);
+    else byGroup.set(id, [e]);
   }
   const order = (a: string, b: string) => (a === b ? 0 : a === ANY_IFACE ? -1 : b === ANY_IFACE ? 1 : a < b ? -1 : 1);
   const keys = [...byGroup.keys()]
