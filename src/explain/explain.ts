@@ -28,6 +28,11 @@ export interface ExplainQuery {
   to: string;
   /** Conntrack state of the packet; default `new` (only new connections are judged). */
   state?: ConnState;
+  /**
+   * The host's own addresses besides the bridge gateways (its uplink and LAN addresses): a packet to
+   * one of them takes the input path. The CLI fills them in when it runs on the Docker host.
+   */
+  hostAddresses?: readonly string[];
 }
 
 export interface SourceInfo {
@@ -265,7 +270,7 @@ interface Destination {
   notJudged?: string;
 }
 
-function resolveDestination(inv: Inventory, target: Target, ep: Endpoint): Destination {
+function resolveDestination(inv: Inventory, target: Target, ep: Endpoint, hostAddresses: readonly string[]): Destination {
   const base = { spec: target.spec, kind: target.kind, port: target.port };
   if (target.kind === 'host') {
     const gw = gatewaysOf(ep.network, ep.family)[0];
@@ -280,6 +285,7 @@ function resolveDestination(inv: Inventory, target: Target, ep: Endpoint): Desti
     return { info: { ...base, address: dst, description: 'the sender\'s own address' }, notJudged: `${dst} is the sender's own address: the packet never leaves it` };
   const gwNet = bridgeNetworks(inv).find((n) => n.gateways.some((g) => same(g, dst)));
   if (gwNet) return { info: { ...base, address: dst, description: `the host itself (gateway of network ${gwNet.name})` }, packet: { dst, path: 'input' } };
+  if (hostAddresses.some((a) => same(a, dst))) return { info: { ...base, address: dst, description: 'the host itself (one of its own addresses)' }, packet: { dst, path: 'input' } };
   const holder = inv.containers.find((c) => c.networks.some((a) => same(a.ipv4, dst) || same(a.ipv6, dst)));
   const peerNet = bridgeNetworks(inv).find((n) => inSubnet(n, dst));
   if (peerNet) {
@@ -305,7 +311,7 @@ export function explain(resolved: Resolved, inventory: Inventory, query: Explain
   const baseTo: DestinationInfo = { spec: target.spec, kind: target.kind, address: target.address, port: target.port, proto: target.proto, description: target.kind === 'host' ? 'the host itself' : '' };
   if (!src.ep) return { verdict: 'not-judged', mode, reason: src.notJudged!, from: src.info, to: baseTo, notes };
   const ep = src.ep;
-  const dest = resolveDestination(inventory, target, ep);
+  const dest = resolveDestination(inventory, target, ep, query.hostAddresses ?? []);
   dest.info.proto = target.proto;
   if (!dest.packet) return { verdict: 'not-judged', mode, reason: dest.notJudged!, from: src.info, to: dest.info, notes };
 

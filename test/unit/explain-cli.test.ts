@@ -3,6 +3,7 @@ import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hostAddressesFor, localAddresses } from '../../src/cli/commands/explain.js';
 import { run } from '../../src/cli/main.js';
 
 const INV = 'test/golden/inventory.json';
@@ -118,6 +119,28 @@ describe('lanfence explain --json', () => {
     const r = await cli('explain', '--from', 'wbe', '--to', '10.0.0.1', '-i', INV, '--json');
     expect(r.code).toBe(64);
     expect(JSON.parse(r.out)).toMatchObject({ ok: false, error: 'UsageError', message: expect.stringMatching(/did you mean web\?/) });
+  });
+});
+
+describe("lanfence explain: the host's own addresses", () => {
+  it('--host-address makes a LAN address the host (input path); without it, an inventory file knows only the gateways', async () => {
+    const lan = await cli('explain', '--from', 'web', '--to', '192.168.7.77:22', '-i', INV, '--json');
+    expect(JSON.parse(lan.out).packet.path).toBe('forward');
+    const host = await cli('explain', '--from', 'web', '--to', '192.168.7.77:22', '-i', INV, '--host-address', '192.168.7.77,10.9.9.9', '--json');
+    expect(host.code).toBe(0);
+    const x = JSON.parse(host.out);
+    expect(x.packet.path).toBe('input');
+    expect(x.to.description).toBe('the host itself (one of its own addresses)');
+    const bad = await cli('explain', '--from', 'web', '--to', '10.0.0.1', '-i', INV, '--host-address', 'nas');
+    expect(bad.code).toBe(64);
+    expect(bad.err).toMatch(/--host-address "nas" is not an IPv4 or IPv6 address/);
+  });
+  it("with Docker's inventory (explain runs on the host), this machine's addresses are the host's", () => {
+    expect(hostAddressesFor([], 'docker', () => ['192.168.7.77'])).toEqual(['192.168.7.77']);
+    expect(hostAddressesFor([], 'none', () => ['192.168.7.77'])).toEqual(['192.168.7.77']);
+    expect(hostAddressesFor([], 'file:inv.json', () => ['192.168.7.77'])).toEqual([]);
+    expect(hostAddressesFor(['10.1.1.1'], 'docker', () => ['192.168.7.77'])).toEqual(['10.1.1.1']);
+    expect(localAddresses()).toContain('127.0.0.1');
   });
 });
 

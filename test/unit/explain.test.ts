@@ -242,6 +242,27 @@ describe('explain: exceptions', () => {
     expectSuggestionAllows('', 'web', '172.17.0.1:53/udp', gw);
   });
 
+  it("the host's own non-gateway addresses (its LAN address) take the input path when given", () => {
+    const lanIp = '192.168.7.77';
+    const inv = goldenInventory();
+    // Not known as the host's: judged as a packet leaving for the LAN (forward path, private range).
+    const asLan = ask(EXCEPTIONS, 'billing', `${lanIp}:9100`);
+    expect(asLan.packet?.path).toBe('forward');
+    expect(asLan.verdict).toBe('dropped');
+    // Known as the host's: the input path, where allow #6 (to: host, 9100/tcp) applies.
+    const asHost = explain(resolvedOf(EXCEPTIONS, inv), inv, { from: 'billing', to: `${lanIp}:9100`, hostAddresses: ['10.9.9.9', lanIp] });
+    expect(asHost.packet).toMatchObject({ path: 'input', dst: lanIp });
+    expect(asHost.to.description).toBe('the host itself (one of its own addresses)');
+    expect(asHost.verdict).toBe('allowed');
+    expect(asHost.exception?.index).toBe(6);
+    // protect.host: false — the host's LAN address is not judged at all (the forward path would have dropped it).
+    const off = explain(resolvedOf('protect: { host: false }', inv), inv, { from: 'web', to: `${lanIp}:22`, hostAddresses: [lanIp] });
+    expect(off.verdict).toBe('not-judged');
+    // IPv6, written differently from the given address
+    const v6 = explain(resolvedOf('', inv), inv, { from: 'billing', to: '[2001:db8:0::5]:22', hostAddresses: ['2001:db8::5'] });
+    expect(v6.packet?.path).toBe('input');
+  });
+
   it('protect.host: false leaves the host alone', () => {
     const x = ask('protect: { host: false }', 'web', 'host:22');
     expect(x.verdict).toBe('not-judged');

@@ -3,11 +3,12 @@
  * evaluator from the policy and the inventory; no root needed. Exit 0 whenever it answered: it is a
  * question, not a check.
  */
+import { networkInterfaces } from 'node:os';
 import { Option } from 'commander';
 import { EXIT, UsageError } from '../../errors.js';
 import { explain, type Explanation } from '../../explain/index.js';
 import { portText } from '../../policy/ports.js';
-import { shortText } from '../../ruleset/cidr.js';
+import { parseAddress, shortText } from '../../ruleset/cidr.js';
 import { resolve } from '../../ruleset/resolve.js';
 import type { BlockedEntry } from '../../ruleset/types.js';
 import { INVENTORY_HELP, loadInventoryOption, loadPolicyReportingWarnings } from '../context.js';
@@ -121,13 +122,32 @@ const HELP = `
   10.0.0.5, fd12::1     no port: "every port and protocol" (judged as icmp/icmpv6 without a port;
                         only an exception without ports allows it); /udp or /tcp may be added
   host:53/udp           the host itself (the input path), asked as the gateway of the source's network;
-                        a gateway address of a Docker network is the host too
+                        a gateway address of a Docker network is the host too, and so is every address
+                        of this machine when the inventory comes from its Docker (not with --inventory
+                        FILE: name the other host's addresses with --host-address)
 --from: a container (name or id), a network (a new container on it), or an address (the container
   holding it, else an address on the bridge network whose subnet contains it). container:NAME and
   network:NAME disambiguate.
 
 Exit code 0 whenever a verdict was given, whatever it is (explain is a question, not a check);
 64 for a malformed --from/--to or an unknown container or network; 2 for an invalid policy.`;
+
+const collect = (v: string, acc: string[]) => [...acc, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
+
+/**
+ * The host's own addresses: given ones (each must parse), else this machine's when the inventory is
+ * its Docker's (explain then runs on the host it asks about), else none.
+ */
+export function hostAddressesFor(given: string[], inventorySource: string, local: () => string[] = localAddresses): string[] {
+  for (const a of given) if (!parseAddress(a)) throw new UsageError(`--host-address "${a}" is not an IPv4 or IPv6 address`);
+  if (given.length > 0) return given;
+  return inventorySource.startsWith('file:') ? [] : local();
+}
+
+/** Every address of this machine's interfaces (no root needed). */
+export function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.replace(/%.*$/, '')));
+}
 
 export const explainCommand: CommandModule = {
   name: 'explain',
@@ -140,16 +160,17 @@ export const explainCommand: CommandModule = {
       .option('-p, --policy <file>', 'policy file (default /etc/lanfence/policy.yaml, else the embedded default)')
       .option('-i, --inventory <file>', INVENTORY_HELP)
       .addOption(new Option('--state <state>', 'conntrack state of the packet').choices(['new', 'established', 'related']).default('new'))
+      .option('--host-address <addr>', "one of the host's own addresses (repeatable; default with Docker's inventory: this machine's)", collect, [])
       .option('--json', 'machine-readable verdict on stdout')
       .addHelpText('after', HELP)
-      .action(async (opts: { from: string; to: string; policy?: string; inventory?: string; state: 'new' | 'established' | 'related'; json?: boolean }) => {
+      .action(async (opts: { from: string; to: string; policy?: string; inventory?: string; state: 'new' | 'established' | 'related'; hostAddress: string[]; json?: boolean }) => {
         outputState.json = !!opts.json;
         const loaded = loadPolicyReportingWarnings(opts.policy, io, outputState.json);
         const inv = await loadInventoryOption(opts.inventory);
         const resolved = resolve(loaded.ruleset, inv.inventory);
         let x: Explanation;
         try {
-          x = explain(resolved, inv.inventory, { from: opts.from, to: opts.to, state: opts.state });
+          x = explain(resolved, inv.inventory, { from: opts.from, to: opts.to, state: opts.state, hostAddresses: hostAddressesFor(opts.hostAddress, inv.inventory.source) });
         } catch (e) {
           if (e instanceof UsageError && inv.note) throw new UsageError(`${e.message}; ${inv.note}`);
           throw e;
