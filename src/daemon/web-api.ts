@@ -2,6 +2,7 @@
 import { exceptionText } from '../cli/commands/plan.js';
 import { explanationJson } from '../cli/commands/explain.js';
 import { explain } from '../explain/index.js';
+import { localAddresses } from '../inventory/host-addresses.js';
 import { emptyInventory, type Inventory } from '../inventory/types.js';
 import { interfaceMatches } from '../policy/interfaces.js';
 import { parsePolicy } from '../policy/load.js';
@@ -16,13 +17,15 @@ export interface WebApiDeps {
   store: StateStore;
   drops: DropFeed;
   suggestions?: (resolved: Resolved) => unknown[];
+  /** The host's own addresses, for the explain box (default: this machine's; the daemon runs on the host). */
+  hostAddresses?: () => string[];
 }
 
 const API_VERDICT: Record<string, string> = { dropped: 'drop', rejected: 'drop', logged: 'log', allowed: 'pass', passes: 'pass', 'not-judged': 'not-judged' };
 
 /** `/api/explain`: the same answer as `lanfence explain --json`, plus the short verdict of docs/api.md. */
-function explainApi(from: string, to: string, resolved: Resolved, inventory: Inventory, policyFile: string): unknown {
-  const x = explain(resolved, inventory, { from, to });
+function explainApi(from: string, to: string, resolved: Resolved, inventory: Inventory, policyFile: string, hostAddresses: string[]): unknown {
+  const x = explain(resolved, inventory, { from, to, hostAddresses });
   const full = explanationJson(x, { policy: policyFile, inventory: inventory.source });
   return { ...full, verdict: API_VERDICT[x.verdict], detail: x.verdict, exception: full.exception };
 }
@@ -120,7 +123,7 @@ export function webApi(deps: WebApiDeps): Record<string, ApiHandler> {
       const r = resolved();
       if (!r) throw new HttpError(404, 'nothing applied yet');
       try {
-        return explainApi(from, to, r, deps.daemon.inventorySnapshot() ?? emptyInventory(), current()!.policyFile);
+        return explainApi(from, to, r, deps.daemon.inventorySnapshot() ?? emptyInventory(), current()!.policyFile, (deps.hostAddresses ?? localAddresses)());
       } catch (e) {
         throw new HttpError(400, (e as Error).message);
       }

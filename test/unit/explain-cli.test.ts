@@ -3,7 +3,8 @@ import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostAddressesFor, localAddresses } from '../../src/cli/commands/explain.js';
+import { hostAddressesFor } from '../../src/cli/commands/explain.js';
+import { localAddresses } from '../../src/inventory/host-addresses.js';
 import { run } from '../../src/cli/main.js';
 
 const INV = 'test/golden/inventory.json';

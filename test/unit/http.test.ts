@@ -117,6 +117,18 @@ describe('daemon HTTP server', () => {
     expect(web.exceptions).toEqual([{ index: 1, text: 'container web → 192.168.1.10 all ports (NAS)', origin: expect.objectContaining({ path: 'allow.0' }) }]);
   });
 
+  it("the explain box knows the host's own addresses (the daemon runs on the host)", async () => {
+    const store = new StateStore(mkdtempSync(join(tmpdir(), 'lanfence-state-')));
+    const policyText = 'mode: enforce\n';
+    store.recordApplied({ backend: 'nftables', mode: 'enforce', appliedAt: '2026-11-29T00:00:00.000Z', policyFile: '/etc/lanfence/policy.yaml', policyText, policyHash: policyHash(policyText), rendered: { text: '' } as never, interfaces: ['docker0', 'br-*'], version: '0' });
+    const ask = (hostAddresses: string[]) =>
+      webApi({ daemon: fakeDaemon, store, drops: new DropFeed(), hostAddresses: () => hostAddresses }).explain!(new URLSearchParams({ from: 'web', to: '192.168.7.77:22' }), '') as Promise<{ packet: { path: string }; to: { description: string } }>;
+    expect((await ask([])).packet.path).toBe('forward');
+    const x = await ask(['192.168.7.77']);
+    expect(x.packet.path).toBe('input');
+    expect(x.to.description).toBe('the host itself (one of its own addresses)');
+  });
+
   it('says why a network is not covered; Docker\'s none network has nothing to filter', () => {
     expect(uncoveredReason({ driver: 'null' }, [])).toBe('no network: its containers have only loopback, nothing to filter');
     expect(uncoveredReason({ driver: 'host' }, [])).toBe("host network: its containers share the host's network stack");

@@ -3,10 +3,10 @@
  * evaluator from the policy and the inventory; no root needed. Exit 0 whenever it answered: it is a
  * question, not a check.
  */
-import { networkInterfaces } from 'node:os';
 import { Option } from 'commander';
 import { EXIT, UsageError } from '../../errors.js';
 import { explain, type Explanation } from '../../explain/index.js';
+import { localAddresses } from '../../inventory/host-addresses.js';
 import { portText } from '../../policy/ports.js';
 import { parseAddress, shortText } from '../../ruleset/cidr.js';
 import { resolve } from '../../ruleset/resolve.js';
@@ -142,11 +142,6 @@ export function hostAddressesFor(given: string[], inventorySource: string, local
   for (const a of given) if (!parseAddress(a)) throw new UsageError(`--host-address "${a}" is not an IPv4 or IPv6 address`);
   if (given.length > 0) return given;
   return inventorySource.startsWith('file:') ? [] : local();
-}
-
-/** Every address of this machine's interfaces (no root needed). */
-export function localAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.replace(/%.*$/, '')));
 }
 
 export const explainCommand: CommandModule = {
