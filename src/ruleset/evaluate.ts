@@ -34,7 +34,7 @@ export interface Verdict {
   verdict: VerdictKind;
   /** For `drop`: drop or reject. */
   action?: Action;
-  /** Human reason, e.g. `10.0.0.0/8 (private, RFC 1918)`. */
+  /** Human reason, e.g. `10.0.0.0/8 private (RFC 1918)`. */
   reason: string;
   /** The exception that allowed it, if any. */
   exception?: Exception;
@@ -68,7 +68,7 @@ export function evaluate(resolved: Resolved, p: Packet): Verdict {
   if (p.path === 'input') entry = 'host';
   else entry = ruleset.blocked.find((b) => containsAddress(b.cidr, p.dst));
   if (!entry) return { verdict: 'pass', reason: `${p.dst} is in no blocked range` };
-  const what = entry === 'host' ? 'host (an address of the host itself)' : `${entry.cidr.text} (${entry.name})`;
+  const what = entry === 'host' ? 'host (an address of the host itself)' : `${entry.cidr.text} ${entry.name}`;
   if (ruleset.mode === 'audit') return { verdict: 'log', reason: `${what}: audit mode logs and passes`, entry };
   return { verdict: 'drop', action: ruleset.action, reason: what, entry };
 }
