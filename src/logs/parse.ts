@@ -13,7 +13,9 @@
  * counts what it could not use (see ParseStats). The body is scanned with indexOf/charCodeAt, without
  * a regular expression per field: the parser must keep up with a flood (≥ 500,000 lines/s).
  */
-import { parseAddress } from '../ruleset/cidr.js';
+import { canonicalIpv6 } from './ipv6.js';
+
+export { canonicalIpv6 };
 
 export const DEFAULT_PREFIX = 'DOCKER_NET_DROP: ';
 
@@ -132,7 +134,6 @@ export class LogParser {
   private readonly now: () => number;
   private syslogKey = '';
   private syslogTime = 0;
-  private v6Cache = new Map<string, string>();
   /** The fast path's regular expression, the prefix included (null: fast path off). */
   private fast: RegExp | null;
   private readonly fastPath: boolean;
@@ -354,16 +355,9 @@ export class LogParser {
     return null;
   }
 
-  /** Canonical IPv6 text for the kernel's `%pI6` form (cached: a flood repeats few addresses). */
+  /** Canonical IPv6 text of s[from, to) (the kernel's `%pI6` full form, or a compressed one). */
   ipv6(s: string, from: number, to: number): string | null {
-    const raw = s.slice(from, to);
-    const hit = this.v6Cache.get(raw);
-    if (hit !== undefined) return hit;
-    const canon = canonicalIpv6(raw);
-    if (canon === null) return null;
-    if (this.v6Cache.size >= 4096) this.v6Cache.clear();
-    this.v6Cache.set(raw, canon);
-    return canon;
+    return canonicalIpv6(from === 0 && to === s.length ? s : s.slice(from, to));
   }
 }
 
@@ -413,7 +407,7 @@ function fastRegExp(prefix: string): RegExp {
     [
       escapeRe(prefix),
       'IN=([^ \\n]*) OUT=([^ \\n]*) (?:PHYSIN=([^ \\n]*) )?(?:PHYSOUT=([^ \\n]*) )?(?:MAC=([^ \\n]*) )?',
-      `SRC=(${V4}|[0-9a-f:]{39}) DST=(${V4}|[0-9a-f:]{39}) LEN=(\\d{1,5}) `,
+      `SRC=(${V4}|[0-9a-f:]{2,39}) DST=(${V4}|[0-9a-f:]{2,39}) LEN=(\\d{1,5}) `,
       '(?:TOS=0x[0-9A-Fa-f]{2} PREC=0x[0-9A-Fa-f]{2} TTL=(\\d{1,3}) ID=\\d{1,5} (?:CE )?(?:DF )?(?:MF )?|TC=\\d{1,3} HOPLIMIT=(\\d{1,3}) FLOWLBL=\\d{1,7} )',
       'PROTO=(TCP|UDP|ICMP|ICMPv6) ',
       '(?:SPT=(\\d{1,5}) DPT=(\\d{1,5}) (?:(LEN=\\d)|(?:SEQ=\\d+ ACK=\\d+ )?WINDOW=\\d+ RES=0x[0-9A-Fa-f]{2} ((?:[A-Z]{3} )*)URGP=\\d)',
@@ -434,10 +428,13 @@ function fastBody(re: RegExp, s: string, i: number, rec: DropRecord, p: LogParse
   re.lastIndex = i;
   const m = re.exec(s);
   if (m === null) return false;
-  const v6 = m[6].length === 39;
-  if (v6 !== (m[7].length === 39) || v6 !== (m[10] !== undefined)) return false;
-  const src = v6 ? p.ipv6(m[6], 0, 39) : m[6];
-  const dst = v6 ? p.ipv6(m[7], 0, 39) : m[7];
+  // The IPv4 alternative has dots, the IPv6 one (the kernel's full form or a compressed one) colons;
+  // bare hex digits are neither.
+  const v6 = m[6].includes(':');
+  if (v6 !== m[7].includes(':') || v6 !== (m[10] !== undefined)) return false;
+  if (!v6 && (!m[6].includes('.') || !m[7].includes('.'))) return false;
+  const src = v6 ? p.ipv6(m[6], 0, m[6].length) : m[6];
+  const dst = v6 ? p.ipv6(m[7], 0, m[7].length) : m[7];
   if (src === null || dst === null) return false;
   const proto = m[11];
   const tcp = proto === 'TCP';
@@ -716,47 +713,6 @@ function ipv4(s: string, from: number, to: number): boolean {
     if (++len > 3) return false;
   }
   return parts === 4;
-}
-
-const HEX = /^[0-9a-fA-F]{1,4}$/;
-
-/**
- * The kernel prints IPv6 addresses in full (`fd00:0020:0000:0000:0000:0000:0000:0005`); lanfence
- * (ipaddr.js) uses the RFC 5952 form (`fd00:20::5`). Other forms are accepted through ipaddr.js.
- */
-export function canonicalIpv6(raw: string): string | null {
-  if (raw.length !== 39) {
-    const a = parseAddress(raw);
-    return a && a.family === 6 ? a.address : null;
-  }
-  const groups: string[] = [];
-  for (let g = 0; g < 8; g++) {
-    const at = g * 5;
-    if (g < 7 && raw.charCodeAt(at + 4) !== 58) return null;
-    const h = raw.slice(at, at + 4);
-    if (!HEX.test(h)) return null;
-    let k = 0;
-    while (k < 3 && h.charCodeAt(k) === 48) k++;
-    groups.push(h.slice(k).toLowerCase());
-  }
-  // Longest run of zero groups (at least two), the first one on a tie.
-  let best = -1;
-  let bestLen = 1;
-  for (let g = 0; g < 8; ) {
-    if (groups[g] !== '0') {
-      g++;
-      continue;
-    }
-    let e = g;
-    while (e < 8 && groups[e] === '0') e++;
-    if (e - g > bestLen) {
-      best = g;
-      bestLen = e - g;
-    }
-    g = e;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
 /** `5432/tcp`, `icmp echo-request`, `icmpv6 type 1 code 4`, `gre`. */
