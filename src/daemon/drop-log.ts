@@ -5,6 +5,7 @@
 import { Aggregator, Attributor, entryText, historyFromLookup, kmsgSource, LogParser, renderItems, suggest, type Attributed, type LogSource } from '../logs/index.js';
 import { emptyInventory } from '../inventory/types.js';
 import { parsePolicy } from '../policy/load.js';
+import { portText } from '../policy/ports.js';
 import type { Resolved } from '../ruleset/resolve.js';
 import type { StateStore } from '../state/store.js';
 import type { Daemon } from './daemon.js';
@@ -110,12 +111,13 @@ export class DropLog {
   }
 
   /** Suggestions for the dashboard (docs/api.md). */
-  suggestions(resolved: Resolved): { container: string; kind: 'service' | 'scan'; count: number; first?: number; last?: number; yaml: string }[] {
+  suggestions(resolved: Resolved): { container: string; kind: 'service' | 'scan'; target?: string; count: number; first?: number; last?: number; yaml: string }[] {
     const flows = this.aggregator.flowViews();
     const { suggestions } = suggest(flows, { ruleset: resolved.ruleset, inventory: this.deps.daemon.inventorySnapshot() ?? emptyInventory() });
-    const out: { container: string; kind: 'service' | 'scan'; count: number; first?: number; last?: number; yaml: string }[] = suggestions.map((s) => ({
+    const out: { container: string; kind: 'service' | 'scan'; target?: string; count: number; first?: number; last?: number; yaml: string }[] = suggestions.map((s) => ({
       container: s.containers.join(', '),
       kind: 'service',
+      target: `${s.to} ${s.ports.map(portText).join(', ')}`,
       count: s.count,
       ...(s.first !== undefined ? { first: s.first } : {}),
       ...(s.last !== undefined ? { last: s.last } : {}),

@@ -62,6 +62,7 @@ describe('daemon drop log', () => {
     const yaml = s.map((x) => x.yaml).join('\n');
     expect(yaml).toMatch(/to: 10\.57\.17\.5/);
     expect(yaml).toMatch(/container: c-default/);
+    expect(s.find((x) => x.kind === 'service' && x.yaml.includes('10.57.17.5'))?.target).toMatch(/^10\.57\.17\.5 \d+\/tcp/);
   });
 
   it('follows a new log prefix at once after the daemon applies it, before the next kernel line is read', async () => {

@@ -180,6 +180,7 @@ export function suggestions(now: number): Suggestion[] {
     {
       container: 'billing',
       kind: 'service',
+      target: '10.57.17.5 5432/tcp',
       count: 23,
       first: now - 20 * HOUR,
       last: now - 95_000,
@@ -188,6 +189,7 @@ export function suggestions(now: number): Suggestion[] {
     {
       container: 'grafana',
       kind: 'service',
+      target: '192.168.1.11 9100/tcp',
       count: 288,
       first: now - 24 * HOUR,
       last: now - 3 * MIN,

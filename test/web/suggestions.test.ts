@@ -21,7 +21,7 @@ describe('Suggestions', () => {
     const root = await mount(h(SuggestionsView, {}));
     await waitFor(() => root.querySelectorAll('li.suggestion').length === 3);
     const [billing, , scan] = [...root.querySelectorAll<HTMLElement>('li.suggestion')];
-    expect(text(billing.querySelector('h2'))).toBe('billing service');
+    expect(text(billing.querySelector('h2'))).toBe('billing → 10.57.17.5 5432/tcp service');
     expect(billing.querySelector('pre')?.textContent).toBe(suggestions(NOW)[0].yaml);
     expect(text(billing)).toContain('23 attempts');
     expect(text(scan.querySelector('h2'))).toBe('updater scan');

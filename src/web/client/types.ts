@@ -78,6 +78,8 @@ export interface Coverage {
 export interface Suggestion {
   container: string;
   kind: 'service' | 'scan';
+  /** What a service suggestion opens, e.g. `10.57.17.5 5432/tcp` (absent for scans). */
+  target?: string;
   count: number;
   first: Timestamp;
   last: Timestamp;

@@ -23,7 +23,8 @@ export function SuggestionsBody({ list }: { list: Suggestion[] }) {
           <li class="panel suggestion" key={`${s.container}-${i}`}>
             <div class="panel-head">
               <h2>
-                <a href={href('containers', s.container)}>{s.container}</a>{' '}
+                <a href={href('containers', s.container)}>{s.container}</a>
+                {s.target ? <span class="mono target"> → {s.target}</span> : null}{' '}
                 <Badge tone={s.kind === 'scan' ? 'bad' : 'info'}>{s.kind}</Badge>
               </h2>
               <CopyButton text={s.yaml} label="Copy YAML" />
