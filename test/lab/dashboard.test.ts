@@ -25,7 +25,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, haveChromium, launchBrowser } from '../support/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DaemonState } from '../../src/daemon/daemon.js';
 import { rootNamespaceTraces } from '../../src/lab/inspect.js';
@@ -34,7 +35,6 @@ import { containerSource, probeFrom, RETRY_TIMEOUT_MS, type Probe } from '../../
 import { IMAGE } from '../../src/lab/topology.js';
 import { kernelTestsEnabled } from '../support/root.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CI = process.env.CI === 'true';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SHOTS = join(HERE, 'screenshots');
@@ -42,22 +42,10 @@ const HTTP = '127.0.0.1:9731';
 const URL_BASE = `http://${HTTP}/`;
 
 const root = kernelTestsEnabled('the dashboard in the lab (test/lab/dashboard.test.ts)');
-const haveChromium = existsSync(CHROMIUM);
-if (root && !haveChromium && !CI) console.warn(`skipping the dashboard lab test: ${CHROMIUM} is missing (apt-get install chromium)`);
-const enabled = root && (haveChromium || CI);
+const haveBrowser = haveChromium();
+if (root && !haveBrowser && !CI) console.warn(`skipping the dashboard lab test: ${CHROMIUM} is missing (apt-get install chromium)`);
+const enabled = root && (haveBrowser || CI);
 
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // The browser resolves no names: it only ever talks to the daemon on the lab's loopback.
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-];
 
 /** A blocked LAN address (10.0.0.0/8) with tcp 22, 80, 5432 listening, in the lab's LAN namespace. */
 const LAN = '10.57.17.5';
@@ -104,7 +92,7 @@ describe.skipIf(!enabled)('the dashboard, in Chromium, against the daemon in the
   let context: BrowserContext | null = null;
   let page: Page;
   let tmp = '';
-  const problems: string[] = [];
+  let problems: string[] = [];
   const t0 = Date.now();
 
   const byName = (name: string): LabContainer => {
@@ -136,7 +124,7 @@ describe.skipIf(!enabled)('the dashboard, in Chromium, against the daemon in the
   }
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: install Debian's chromium package`);
+    if (!haveBrowser) throw new Error(`CI=true and ${CHROMIUM} is missing: install Debian's chromium package`);
     if (!existsSync(join(REPO, 'dist', 'web', 'index.html'))) throw new Error('dist/web is not built (npm run build)');
     mkdirSync(SHOTS, { recursive: true });
     for (const f of readdirSync(SHOTS)) if (f.endsWith('.png')) rmSync(join(SHOTS, f));
@@ -166,19 +154,7 @@ describe.skipIf(!enabled)('the dashboard, in Chromium, against the daemon in the
     const wrapper = join(tmp, 'chromium-in-lab');
     writeFileSync(wrapper, `#!/bin/sh\nexec nsenter --net=${lab.nsPath('host')} ${CHROMIUM} "$@"\n`);
     chmodSync(wrapper, 0o755);
-    context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-      executablePath: wrapper,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1280, height: 800 },
-      colorScheme: 'light',
-      reducedMotion: 'reduce',
-      timeout: 60_000,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('requestfailed', (q) => !q.url().includes('/api/drops/stream') && problems.push(`request failed: ${q.url()} (${q.failure()?.errorText})`));
+    ({ context, page, problems } = await launchBrowser(join(tmp, 'profile'), wrapper));
     console.log(`lab ${lab.id} and daemon ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (lab: ${JSON.stringify(lab.timings)})`);
   }, 300_000);
 

@@ -14,28 +14,18 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, haveChromium, launchBrowser } from '../support/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ROOT, startMockServer, type MockServer } from './mock-server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CI = process.env.CI === 'true';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SHOTS = join(HERE, 'screenshots');
 const TOKEN = 'browser-test-token';
-const have = existsSync(CHROMIUM);
+const have = haveChromium();
 if (!have && !CI) console.log(`skipping the browser test: ${CHROMIUM} is missing (apt-get install chromium)`);
 
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** The views, where each lands, and a text of the fixture data that shows it loaded. */
 const VIEWS = [
@@ -53,7 +43,7 @@ describe.skipIf(!have && !CI)('dashboard in Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let profile: string;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     if (!have) throw new Error(`CI=true and ${CHROMIUM} is missing: install Debian's chromium package`);
@@ -64,19 +54,7 @@ describe.skipIf(!have && !CI)('dashboard in Chromium', () => {
     mkdirSync(SHOTS, { recursive: true });
     server = await startMockServer({ token: TOKEN });
     profile = mkdtempSync(join(tmpdir(), 'lanfence-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1280, height: 800 },
-      colorScheme: 'light',
-      reducedMotion: 'reduce',
-      timeout: 60_000,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => !r.url().includes('/api/drops/stream') && problems.push(`request failed: ${r.url()}`));
+    ({ context, page, problems } = await launchBrowser(profile));
   }, 120_000);
 
   afterAll(async () => {
