@@ -8,6 +8,7 @@ import type { Inventory } from '../inventory/types.js';
 import { containsAddress, parseAddress, shortText } from '../ruleset/cidr.js';
 import type { BlockedEntry, Ruleset } from '../ruleset/types.js';
 import type { DropRecord } from './parse.js';
+import { RangeTable } from './ranges.js';
 
 /** A container as it was at some time. */
 export interface Holder {
@@ -193,33 +194,35 @@ export interface AttributorOptions {
   inventory?: Inventory;
 }
 
-/** Attributes records; caches destination lookups (bounded). */
+/** Attributes records. */
 export class Attributor {
   readonly histories: AddressHistory[];
   private readonly blocked: BlockedEntry[];
+  /** The blocked ranges as numbers, in the order of `blocked`, and the entry each names. */
+  private readonly table: RangeTable;
+  private readonly refs: EntryRef[];
   private readonly bridges = new Map<string, string>();
-  private readonly entryCache = new Map<string, EntryRef | null>();
 
   constructor(o: AttributorOptions) {
     this.histories = Array.isArray(o.history) ? o.history : [o.history];
     // Longest prefix first: the most specific entry names the destination.
     this.blocked = [...o.ruleset.blocked].sort((a, b) => b.cidr.prefix - a.cidr.prefix);
+    this.table = new RangeTable(this.blocked.map((b) => b.cidr));
+    this.refs = this.blocked.map((b) => ({ kind: 'blocked', name: b.name, cidr: shortText(b.cidr) }));
     for (const n of o.inventory?.networks ?? []) if (n.bridge) this.bridges.set(n.bridge, n.name);
   }
 
   /**
    * The entry a destination matched. The input path (IN= a container bridge, OUT= empty) is `host`:
-   * lanfence judges every address of the host there, whatever range it is in.
+   * lanfence judges every address of the host there, whatever range it is in. One numeric lookup
+   * per line (a scan's many destinations cost no more than one); text the fast readers do not take
+   * is compared with ipaddr.js, entry by entry.
    */
   entryFor(dst: string, path: 'forward' | 'input'): EntryRef | null {
     if (path === 'input') return { kind: 'host' };
-    const hit = this.entryCache.get(dst);
-    if (hit !== undefined) return hit;
-    const b = this.blocked.find((e) => containsAddress(e.cidr, dst));
-    const ref: EntryRef | null = b ? { kind: 'blocked', name: b.name, cidr: shortText(b.cidr) } : null;
-    if (this.entryCache.size >= 10_000) this.entryCache.clear();
-    this.entryCache.set(dst, ref);
-    return ref;
+    let i = this.table.find(dst);
+    if (i === undefined) i = this.blocked.findIndex((e) => containsAddress(e.cidr, dst));
+    return i < 0 ? null : this.refs[i];
   }
 
   /** The source of the first history, for headers. */
@@ -239,7 +242,9 @@ export class Attributor {
       }
     }
     const ifaceNetwork = this.bridges.get(record.in);
-    return { record, holder, attribution, ...(ifaceNetwork ? { ifaceNetwork } : {}), entry: this.entryFor(record.dst, record.path) };
+    const entry = this.entryFor(record.dst, record.path);
+    // (Two literals rather than a spread: this runs for every line.)
+    return ifaceNetwork ? { record, holder, attribution, ifaceNetwork, entry } : { record, holder, attribution, entry };
   }
 
   /** Replaces a history (the daemon's snapshot, refreshed in follow mode). */
