@@ -114,7 +114,13 @@ export function renderMarkdown(r: BenchResults, chartHref: string): string {
   const L: string[] = [];
   const m = r.machine;
   L.push('# Benchmarks', '');
-  L.push(`Measured by \`${r.command}\` (root) on ${r.startedAt.slice(0, 10)} in ${Math.round(r.elapsedSeconds / 60)} min; raw figures in [\`bench/results.json\`](../bench/results.json). ${r.smoke ? '**SMOKE RUN: these figures only show the harness works.**' : ''}`);
+  const mg = r.merged;
+  const rerun = r.sections.map((s) => s.name).filter((s) => !mg?.sections.includes(s));
+  if (mg) {
+    L.push(`Measured by \`${mg.command ?? 'npm run bench'}\` (root) on ${mg.from.slice(0, 10)}${mg.elapsedSeconds !== undefined ? ` in ${Math.round(mg.elapsedSeconds / 60)} min` : ''}; ${rerun.length === 1 ? `the ${rerun[0]} section` : `the sections ${rerun.join(', ')}`} measured again, alone, by \`${r.command}\` on ${r.startedAt.slice(0, 10)}${m.git ? ` at commit \`${m.git.commit}\`` : ''}; raw figures in [\`bench/results.json\`](../bench/results.json). ${r.smoke ? '**SMOKE RUN: these figures only show the harness works.**' : ''}`);
+  } else {
+    L.push(`Measured by \`${r.command}\` (root) on ${r.startedAt.slice(0, 10)} in ${Math.round(r.elapsedSeconds / 60)} min; raw figures in [\`bench/results.json\`](../bench/results.json). ${r.smoke ? '**SMOKE RUN: these figures only show the harness works.**' : ''}`);
+  }
   L.push('Every kernel-touching measurement runs in network namespaces the benchmark creates and deletes; traffic flows only between them.', '');
 
   L.push('## Targets', '');
@@ -202,10 +208,12 @@ export function renderMarkdown(r: BenchResults, chartHref: string): string {
   }
 
   L.push('## Method', '');
-  if (m.git) L.push(`- Code: commit \`${m.git.commit}\`${m.git.dirtySrc.length ? ` with uncommitted changes under src/ (${m.git.dirtySrc.length} file(s): ${m.git.dirtySrc.slice(0, 6).map((l) => `\`${l.slice(3)}\``).join(', ')}${m.git.dirtySrc.length > 6 ? ', …' : ''})` : ', src/ clean'}.`);
+  const code = (g: NonNullable<typeof m.git>) => `commit \`${g.commit}\`${g.dirtySrc.length ? ` with uncommitted changes under src/ (${g.dirtySrc.length} file(s): ${g.dirtySrc.slice(0, 6).map((l) => `\`${l.slice(3)}\``).join(', ')}${g.dirtySrc.length > 6 ? ', …' : ''})` : ', src/ clean'}`;
+  if (mg?.git && m.git) L.push(`- Code: ${code(mg.git)} (${mg.sections.join(', ')}); ${code(m.git)} (${rerun.join(', ')}, measured again).`);
+  else if (m.git) L.push(`- Code: ${code(m.git)}.`);
   L.push(`- Machine: ${m.nproc} CPUs (${m.cpuModel}${m.avx2 ? ', AVX2' : ''}), ${m.memoryGiB} GiB; kernel ${m.kernel}; ${m.nft}; ${m.iptables}; ${m.ipset}; sockperf ${m.sockperf}; Node.js ${m.node}.`);
-  L.push(`- The machine is shared: load average ${m.loadavgStart} at the start and ${m.loadavgEnd ?? '?'} at the end (per section: ${r.sections.map((s) => `${s.name} ${s.loadavgStart.split(' ')[0]}→${s.loadavgEnd.split(' ')[0]}`).join(', ')}). Ratios to a baseline measured right before and after each run cancel most of that; absolute figures (packets/s, lines/s, milliseconds) move with it. The lines-per-CPU-second figure does not depend on waiting for a CPU.`);
-  if (r.merged) L.push(`- Sections ${r.merged.sections.join(', ')} are from the run of ${r.merged.from} (the others were run again on ${r.startedAt}).`);
+  L.push(`- The machine is shared: load average ${m.loadavgStart} at the start and ${m.loadavgEnd ?? '?'} at the end${mg ? ` of the run of ${rerun.join(', ')}` : ''} (per section: ${r.sections.map((s) => `${s.name} ${s.loadavgStart.split(' ')[0]}→${s.loadavgEnd.split(' ')[0]}`).join(', ')}). Ratios to a baseline measured right before and after each run cancel most of that; absolute figures (packets/s, lines/s, milliseconds) move with it. The lines-per-CPU-second figure does not depend on waiting for a CPU.`);
+  if (mg) L.push(`- Sections ${mg.sections.join(', ')} are from the run of ${mg.from} (${rerun.join(', ')} run again on ${r.startedAt}, alone: \`${r.command}\`).`);
   L.push(`- Sections and their durations: ${r.sections.map((s) => `${s.name} ${Math.round(s.seconds)} s`).join(', ')}.`);
   L.push('- Exceptions (bench/lib/workload.ts): distinct destinations in 10/8, 172.20/16, 192.168/16 and fd57::/16; by position mod 20: 35 % every container with one port, 5 % every container without ports, 15 % one network with two ports, 20 % one container with a port, 5 % one container without ports, 10 % a label with a port, 5 % a 101-port range, 5 % IPv6. Scopes resolve against a 1,000-container inventory (9 bridge networks). None matches the benchmark traffic.');
   L.push("- The guide's layout (bench/lib/workload.ts `guideRestore`): one `DOCKER-USER … -j RETURN` rule per exception and port ahead of the jumps to `DOCKER-USER-DENY-INTERNAL` for `-o eth+` and `-o lo`, 6 blocked IPv4 ranges, a rate-limited LOG and DROP — reconstructed from the guide's description (its script is not in our copy); no established/related shortcut, so replies walk the exceptions too. The host's uplink is called `eth0`, so its `-o eth+` matches.");

@@ -3,7 +3,9 @@
  * bench/charts/ and docs/benchmarks.md. `BENCH_SMOKE=1` runs a tiny version that only checks the
  * harness works and writes into a temporary directory (or BENCH_OUT), never into the repository.
  * `BENCH_ONLY=forwarding,apply,reaction,logs,daemon` runs some sections (the report then lacks the others).
- * `BENCH_MERGE=1` (with BENCH_ONLY) keeps the other sections of the existing results.json.
+ * `BENCH_MERGE=1` (with BENCH_ONLY) keeps the other sections of the existing results.json; the report
+ * then says which sections were re-run, when, and at which commit (e.g. `BENCH_ONLY=logs BENCH_MERGE=1`).
+ * `logs` needs neither root nor the network tools.
  * `BENCH_REPORT_ONLY=1` measures nothing: it renders the report and charts again from bench/results.json.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -71,8 +73,8 @@ export interface BenchResults {
   reaction?: ReactionResult;
   logs?: LogsResult;
   daemon?: DaemonResult;
-  /** Sections taken over from an earlier run (BENCH_MERGE). */
-  merged?: { from: string; sections: Section[] };
+  /** Sections taken over from an earlier run (BENCH_MERGE): when that run started, its command, length and code. */
+  merged?: { from: string; sections: Section[]; command?: string; elapsedSeconds?: number; git?: Machine['git'] };
 }
 
 export interface RunOptions {
@@ -92,11 +94,13 @@ export interface RunOptions {
 const REQUIRED_TOOLS = ['ip', 'nft', 'iptables', 'ip6tables', 'iptables-restore', 'ipset', 'sockperf', 'taskset', 'stdbuf', 'unshare', 'bash'];
 
 export async function runBenchmarks(o: RunOptions): Promise<BenchResults> {
-  if (process.getuid?.() !== 0) throw new Error('the benchmarks need root (they create network namespaces)');
-  const missing = await missingTools(REQUIRED_TOOLS);
+  const only = new Set(o.only ?? SECTIONS);
+  // Only the log section runs without namespaces (a child pinned to one CPU with taskset).
+  const kernel = [...only].some((s) => s !== 'logs');
+  if (kernel && process.getuid?.() !== 0) throw new Error('the benchmarks need root (they create network namespaces); BENCH_ONLY=logs does not');
+  const missing = await missingTools(kernel ? REQUIRED_TOOLS : ['taskset']);
   if (missing.length) throw new Error(`missing tools: ${missing.join(', ')} (Debian: apt-get install -y ${missing.includes('sockperf') ? 'sockperf ' : ''}nftables iptables ipset iproute2 util-linux coreutils)`);
   const log = o.log ?? ((m: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`));
-  const only = new Set(o.only ?? SECTIONS);
   const t0 = Date.now();
   const results: BenchResults = {
     version: 1,
@@ -104,7 +108,7 @@ export async function runBenchmarks(o: RunOptions): Promise<BenchResults> {
     startedAt: new Date().toISOString(),
     finishedAt: '',
     elapsedSeconds: 0,
-    command: o.config.smoke ? 'BENCH_SMOKE=1 npm run bench' : 'npm run bench',
+    command: `${o.config.smoke ? 'BENCH_SMOKE=1 ' : ''}${o.only ? `BENCH_ONLY=${SECTIONS.filter((s) => only.has(s)).join(',')} ` : ''}${o.merge ? 'BENCH_MERGE=1 ' : ''}npm run bench`,
     machine: await describeMachine(),
     config: o.config,
     sections: [],
@@ -139,7 +143,10 @@ export async function runBenchmarks(o: RunOptions): Promise<BenchResults> {
     const prev = JSON.parse(readFileSync(join(o.outDir, 'results.json'), 'utf8')) as BenchResults;
     for (const s of SECTIONS) if (!only.has(s) && prev[s]) (results as unknown as Record<string, unknown>)[s] = prev[s];
     results.sections = [...prev.sections.filter((s) => !only.has(s.name)), ...results.sections];
-    results.merged = { from: prev.startedAt, sections: SECTIONS.filter((s) => !only.has(s) && prev[s]) };
+    const kept = SECTIONS.filter((s) => !only.has(s) && prev[s]);
+    // Merging again keeps what the original run was (a second one-section run still reports the full run's code).
+    const origin = prev.merged && kept.every((s) => prev.merged!.sections.includes(s)) ? prev.merged : { from: prev.startedAt, command: prev.command, elapsedSeconds: prev.elapsedSeconds, git: prev.machine.git };
+    results.merged = { ...origin, sections: kept };
   }
   writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeReport(results, o.outDir, o.markdownPath, o.chartHref);
@@ -166,6 +173,8 @@ async function main(): Promise<void> {
   const outDir = process.env.BENCH_OUT ?? (smoke ? mkdtempSync(join(tmpdir(), 'lanfence-bench-smoke-')) : join(repo, 'bench'));
   const markdownPath = smoke || process.env.BENCH_OUT ? join(outDir, 'benchmarks.md') : join(repo, 'docs', 'benchmarks.md');
   const only = process.env.BENCH_ONLY ? (process.env.BENCH_ONLY.split(',') as Section[]) : undefined;
+  const unknown = only?.filter((s) => !SECTIONS.includes(s)) ?? [];
+  if (unknown.length) throw new Error(`BENCH_ONLY: unknown section(s) ${unknown.join(', ')} (sections: ${SECTIONS.join(', ')})`);
   await runBenchmarks({ config: smoke ? SMOKE : FULL, outDir, markdownPath, chartHref: markdownPath.startsWith(join(repo, 'docs')) ? '../bench/charts' : 'charts', only, merge: process.env.BENCH_MERGE === '1' });
 }
 
