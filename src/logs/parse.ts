@@ -392,6 +392,8 @@ function tcpFlag(s: string, i: number, c: number): string | undefined {
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const V4 = `(?:${OCTET}\\.){3}${OCTET}`;
+/** The kernel's full form or a compressed one: hex digits and at least one colon (validated by canonicalIpv6). */
+const V6 = '[0-9a-f]{0,4}:[0-9a-f:]{1,38}';
 
 /** Escapes a string for use inside a regular expression. */
 const escapeRe = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -407,7 +409,7 @@ function fastRegExp(prefix: string): RegExp {
     [
       escapeRe(prefix),
       'IN=([^ \\n]*) OUT=([^ \\n]*) (?:PHYSIN=([^ \\n]*) )?(?:PHYSOUT=([^ \\n]*) )?(?:MAC=([^ \\n]*) )?',
-      `SRC=(${V4}|[0-9a-f:]{2,39}) DST=(${V4}|[0-9a-f:]{2,39}) LEN=(\\d{1,5}) `,
+      `SRC=(${V4}|${V6}) DST=(${V4}|${V6}) LEN=(\\d{1,5}) `,
       '(?:TOS=0x[0-9A-Fa-f]{2} PREC=0x[0-9A-Fa-f]{2} TTL=(\\d{1,3}) ID=\\d{1,5} (?:CE )?(?:DF )?(?:MF )?|TC=\\d{1,3} HOPLIMIT=(\\d{1,3}) FLOWLBL=\\d{1,7} )',
       'PROTO=(TCP|UDP|ICMP|ICMPv6) ',
       '(?:SPT=(\\d{1,5}) DPT=(\\d{1,5}) (?:(LEN=\\d)|(?:SEQ=\\d+ ACK=\\d+ )?WINDOW=\\d+ RES=0x[0-9A-Fa-f]{2} ((?:[A-Z]{3} )*)URGP=\\d)',
@@ -424,15 +426,16 @@ function num(t: string): number {
   return n;
 }
 
+/** Whether a SRC=/DST= capture of the fast path is the IPv6 alternative. */
+const isV6 = (t: string): boolean => t.charCodeAt(1) === 58 || t.charCodeAt(2) === 58 || t.charCodeAt(3) === 58 || t.charCodeAt(4) === 58 || t.charCodeAt(0) === 58;
+
 function fastBody(re: RegExp, s: string, i: number, rec: DropRecord, p: LogParser): boolean {
   re.lastIndex = i;
   const m = re.exec(s);
   if (m === null) return false;
-  // The IPv4 alternative has dots, the IPv6 one (the kernel's full form or a compressed one) colons;
-  // bare hex digits are neither.
-  const v6 = m[6].includes(':');
-  if (v6 !== m[7].includes(':') || v6 !== (m[10] !== undefined)) return false;
-  if (!v6 && (!m[6].includes('.') || !m[7].includes('.'))) return false;
+  // The IPv4 alternative has no colon, the IPv6 one has one within its first five characters.
+  const v6 = isV6(m[6]);
+  if (v6 !== isV6(m[7]) || v6 !== (m[10] !== undefined)) return false;
   const src = v6 ? p.ipv6(m[6], 0, m[6].length) : m[6];
   const dst = v6 ? p.ipv6(m[7], 0, m[7].length) : m[7];
   if (src === null || dst === null) return false;
