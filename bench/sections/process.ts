@@ -14,7 +14,7 @@ export interface LogsResult {
   /** Median lines/s (wall clock) and per CPU second, per pipeline stage. */
   stages: { name: string; linesPerSecond: number; cpuLinesPerSecond: number; runs: number[]; stats?: unknown }[];
   /** The parser alone on each kind of line (share of the corpus, lines/s). */
-  byKind?: { name: string; share: number; linesPerSecond: number; cpuLinesPerSecond: number }[];
+  byKind?: { name: string; share: number; linesPerSecond: number; cpuLinesPerSecond: number; lines?: number; reps?: number }[];
 }
 
 export async function logsBench(child: string, o: { lines: number; reps: number; corpus: number }, log: (m: string) => void): Promise<LogsResult> {
@@ -34,7 +34,7 @@ export async function logsBench(child: string, o: { lines: number; reps: number;
       return { name: String(x.name), linesPerSecond: Math.round(median(runs.map((r) => r.wall))), cpuLinesPerSecond: Math.round(median(runs.map((r) => r.cpu))), runs: runs.map((r) => Math.round(r.wall)), stats: x.stats };
     });
   const corpus = objs.find((x) => x.kind === 'corpus') as { size: number; sample: string[] };
-  const byKind = objs.filter((x) => x.kind === 'by-kind').map((x) => ({ name: String(x.name), share: Math.round(Number(x.share) * 1000) / 1000, linesPerSecond: Number(x.linesPerSecond), cpuLinesPerSecond: Number(x.cpuLinesPerSecond) }));
+  const byKind = objs.filter((x) => x.kind === 'by-kind').map((x) => ({ name: String(x.name), share: Math.round(Number(x.share) * 1000) / 1000, linesPerSecond: Number(x.linesPerSecond), cpuLinesPerSecond: Number(x.cpuLinesPerSecond), ...(x.reps !== undefined ? { lines: Number(x.lines), reps: Number(x.reps) } : {}) }));
   for (const s of stages) log(`logs: ${s.name}: ${s.linesPerSecond.toLocaleString('en')} lines/s`);
   return { lines: o.lines, reps: o.reps, corpus: { size: corpus.size, sample: corpus.sample }, stages, byKind };
 }
