@@ -91,6 +91,13 @@ export function readIpv6(s: string, from: number, to: number, out: Uint16Array |
   return true;
 }
 
+/** A byte in hex without, and with, a leading zero (`g.toString(16)` costs twice as much per group). */
+const H1 = Array.from({ length: 256 }, (_, b) => b.toString(16));
+const H2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** A 16-bit group in lower-case hex without leading zeros (the same text as `g.toString(16)`). */
+export const hex16 = (g: number): string => (g < 256 ? H1[g] : H1[g >> 8] + H2[g & 255]);
+
 /** Eight groups → RFC 5952 text: lower case, no leading zeros, the longest run of two or more zero groups (the first on a tie) as `::`. */
 export function formatIpv6(g: Uint16Array | number[]): string {
   let best = -1;
@@ -110,12 +117,12 @@ export function formatIpv6(g: Uint16Array | number[]): string {
   }
   let t = '';
   if (best < 0) {
-    for (let k = 0; k < 8; k++) t += k === 0 ? g[k].toString(16) : `:${g[k].toString(16)}`;
+    for (let k = 0; k < 8; k++) t += k === 0 ? hex16(g[k]) : `:${hex16(g[k])}`;
     return t;
   }
-  for (let k = 0; k < best; k++) t += k === 0 ? g[k].toString(16) : `:${g[k].toString(16)}`;
+  for (let k = 0; k < best; k++) t += k === 0 ? hex16(g[k]) : `:${hex16(g[k])}`;
   t += '::';
-  for (let k = best + bestLen; k < 8; k++) t += k === best + bestLen ? g[k].toString(16) : `:${g[k].toString(16)}`;
+  for (let k = best + bestLen; k < 8; k++) t += k === best + bestLen ? hex16(g[k]) : `:${hex16(g[k])}`;
   return t;
 }
 

@@ -168,7 +168,7 @@ export class LogParser {
       // `4,1234,...;` (kmsg) or `2025-11-29T...` (RFC 3339 syslog)
       const semi = line.indexOf(';');
       const comma = line.indexOf(',');
-      if (comma > 0 && comma < 4 && semi > comma) return this.parseKmsg(line);
+      if (comma > 0 && comma < 4 && semi > comma) return this.kmsg(line, semi, comma);
       return this.parseSyslog(line);
     }
     if (c === 91 /* [ */) return this.parseDmesg(line);
@@ -186,8 +186,11 @@ export class LogParser {
 
   /** A /dev/kmsg record: `PRI,SEQ,USEC,FLAGS[,...];MESSAGE` (continuation lines are ignored). */
   parseKmsg(record: string): DropRecord | null {
-    const semi = record.indexOf(';');
-    const c1 = record.indexOf(',');
+    return this.kmsg(record, record.indexOf(';'), record.indexOf(','));
+  }
+
+  /** parseKmsg with the first `;` and `,` already found. */
+  private kmsg(record: string, semi: number, c1: number): DropRecord | null {
     const c2 = c1 < 0 ? -1 : record.indexOf(',', c1 + 1);
     const c3 = c2 < 0 ? -1 : record.indexOf(',', c2 + 1);
     if (semi < 0 || c2 < 0 || c2 > semi) return this.framingError(record);

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
-import { canonicalIpv6, formatIpv6, readIpv6, readQuad } from '../../src/logs/ipv6.js';
+import { canonicalIpv6, formatIpv6, hex16, readIpv6, readQuad } from '../../src/logs/ipv6.js';
 import { LogParser } from '../../src/logs/parse.js';
 import { parseAddress } from '../../src/ruleset/cidr.js';
 import { group, spelledIpv6 } from '../support/ipv6-arbitrary.js';
@@ -67,6 +67,10 @@ describe('readIpv6 / formatIpv6 / canonicalIpv6', () => {
     for (const t of ['::', '::1', '1::', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:2:3:4::5:6:7:8', '1:0:0:1:0:0:1:1', '0:0:1:0:0:1:1:1', '1:1:1:0:0:1:0:0', '::1.2.3.4', '::ffff:10.0.0.1', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4', '::01.2.3.4', '::1.2.3.256', '1.2.3.4::', '1.2.3.4', ':::', ':1::', '1:', '1::2::3', '00000::1', 'fe80::1%eth0', ' ::1', 'FD00:0020::0005', '']) {
       expect(canonicalIpv6(t), t).toBe(reference(t));
     }
+  });
+
+  it('hex16 is toString(16) for every group', () => {
+    for (let g = 0; g <= 0xffff; g++) if (hex16(g) !== g.toString(16)) expect(hex16(g), String(g)).toBe(g.toString(16));
   });
 
   it('readQuad reads only four-part decimal', () => {
