@@ -189,7 +189,7 @@ export function renderMarkdown(r: BenchResults, chartHref: string): string {
     for (const s of lg.stages) L.push(`| ${s.name} | ${int(s.linesPerSecond)} | ${int(s.cpuLinesPerSecond)} |`);
     if (lg.byKind?.length) {
       const k0 = lg.byKind[0];
-      L.push('', `The parser alone, per kind of line${k0.reps !== undefined ? ` (median of ${k0.reps} runs of ${int(k0.lines)} lines each, after the stages above, in the same process)` : ''}:`, '', '| kind | share of the corpus | lines/s (wall clock) | lines per CPU second |', '|---|---|---|---|');
+      L.push('', `The parser alone, per kind of line${k0.reps !== undefined ? ` (median of ${k0.reps} runs of ${int(k0.lines)} lines each, in the same process right after the parse stage)` : ''}:`, '', '| kind | share of the corpus | lines/s (wall clock) | lines per CPU second |', '|---|---|---|---|');
       for (const k of lg.byKind) L.push(`| ${k.name} | ${Math.round(k.share * 100)} % | ${int(k.linesPerSecond)} | ${int(k.cpuLinesPerSecond)} |`);
     }
     L.push('', `Attribution uses \`Attributor\` with the inventory's current state (\`CurrentStateHistory\`); aggregation is \`Aggregator\` (flows, scan detection).`, '');
