@@ -63,13 +63,14 @@ function parserByKind(c: LogsConfig, inventory: Inventory): void {
   const tagged = taggedLogCorpus(c.corpus, inventory);
   for (const kind of [...new Set(tagged.map((t) => t.kind))]) {
     const lines = tagged.filter((t) => t.kind === kind).map((t) => t.line);
-    const n = Math.max(20_000, Math.round(c.lines / 5));
+    // Runs of half a stage's lines: at a fifth (60,000 lines, ~0.1 s) one major GC could halve a run.
+    const n = Math.max(20_000, Math.round(c.lines / 2));
     // Median of `reps` runs (one short run is at the mercy of a GC or a neighbour on a shared machine).
     const walls: number[] = [];
     const cpus: number[] = [];
     for (let rep = 0; rep < c.reps; rep++) {
       const parser = new LogParser({ bootTimeMs: 1_795_915_440_000 });
-      for (let i = 0; i < 20_000; i++) parser.parseLine(lines[i % lines.length]);
+      for (let i = 0; i < 50_000; i++) parser.parseLine(lines[i % lines.length]);
       const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < n; i++) parser.parseLine(lines[i % lines.length]);
