@@ -3,7 +3,7 @@
  * Layout and reasons: README.md beside this file.
  */
 
-import { shortText, type Family } from '../../ruleset/cidr.js';
+import { shortText, type Cidr, type Family } from '../../ruleset/cidr.js';
 import { ANY_IFACE, type AllowElement, type Resolved } from '../../ruleset/resolve.js';
 import type { PortRange } from '../../ruleset/types.js';
 import type { Rendered } from '../types.js';
@@ -25,19 +25,38 @@ export const NFT_TABLE = 'lanfence';
 export const NFT_PRIORITY = 'filter - 10';
 export const LOG_SET_SIZE = 65536;
 
-/** Named sets, in render order. `key` is the match expression; `type` the set's key type. */
-interface SetSpec {
+/** Where a set's rule lives: a family's `judge` chain (forward and input paths) or the input chain. */
+export type SetChain = 'judge4' | 'judge6' | 'input';
+
+/**
+ * Named sets, in render order. `key` is the match expression; `type` the set's key type. `interval`
+ * sets (pipapo when concatenated) hold CIDRs and port ranges; the others are hash sets, whose lookup
+ * cost does not grow with their size, and hold exact elements (one address, one port).
+ */
+export interface SetSpec {
   name: string;
   type: string;
   key: string;
   elements: string[];
-  chains: ('forward' | 'input')[];
+  interval: boolean;
+  chain: SetChain | null;
 }
 
 const q = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+/** A bridge name in an exception: a trailing `*` is escaped, so it stays a literal name (nft reads `"br*"` as a wildcard). */
+const qName = (s: string) => q(s).replace(/\*"$/, '\\*"');
 const addrType = (f: Family) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
 const ipKw = (f: Family) => (f === 4 ? 'ip' : 'ip6');
 const portEl = (r: PortRange) => `${r.proto} . ${r.from === r.to ? r.from : `${r.from}-${r.to}`}`;
+const isHost = (c: Cidr) => c.prefix === (c.family === 4 ? 32 : 128);
+const isAny = (c: Cidr) => c.prefix === 0;
+const PP = ' . meta l4proto . th dport';
+const PP_T = ' . inet_proto . inet_service';
+
+/** One element (or one port range of it) and the set it belongs in. */
+interface Placed extends Item {
+  set: string;
+}
 
 export function nftSets(resolved: Resolved): SetSpec[] {
   const { ruleset } = resolved;
@@ -47,7 +66,8 @@ export function nftSets(resolved: Resolved): SetSpec[] {
       type: 'ifname',
       key: 'iifname',
       elements: resolved.interfaces.map(q),
-      chains: [],
+      interval: true,
+      chain: null,
     },
   ];
   for (const f of [4, 6] as const) {
@@ -56,7 +76,8 @@ export function nftSets(resolved: Resolved): SetSpec[] {
       type: addrType(f),
       key: `${ipKw(f)} daddr`,
       elements: ruleset.blocked.filter((b) => b.cidr.family === f).map((b) => `${b.cidr.text} comment ${q(b.name)}`),
-      chains: [],
+      interval: true,
+      chain: null,
     });
   }
   const byIndex = new Map(ruleset.exceptions.map((x) => [x.index, x]));
@@ -64,51 +85,110 @@ export function nftSets(resolved: Resolved): SetSpec[] {
     const ex = byIndex.get(e.exception);
     return ` comment ${q(`allow #${e.exception}${ex?.comment ? `: ${ex.comment}` : ''}`.slice(0, 120))}`;
   };
-  /** One item per element (and port range), with the box it covers, for layering. */
-  const items = (e: AllowElement, head: string[], box: Box): Item[] =>
-    e.ports === null
-      ? [{ text: `${head.join(' . ')}${comment(e)}`, box }]
-      : e.ports.map((r) => ({ text: `${[...head, portEl(r)].join(' . ')}${comment(e)}`, box: { ...box, port: r } }));
-  const add = (name: string, type: string, key: string, list: AllowElement[], head: (e: AllowElement) => string[], box: (e: AllowElement) => Box, chains: SetSpec['chains']) => {
-    const split = layers(dedupeItems(list.flatMap((e) => items(e, head(e), box(e)))));
-    (split.length ? split : [[]]).forEach((layer, i) => sets.push({ name: i === 0 ? name : `${name}_${i + 1}`, type, key, elements: layer.map((x) => x.text), chains }));
-  };
+  const any = (e: AllowElement) => e.iface === ANY_IFACE;
 
+  /**
+   * Every exception element, per port range, is placed in exactly one set: a hash set when it is
+   * exact (one destination address, one port or none, one source address or every container), an
+   * interval set otherwise. The set names and rules do not depend on the members (see below).
+   */
+  const placed: Placed[] = [];
+  const place = (e: AllowElement, box: Box, exactHead: boolean, hash: (r: PortRange | null) => { set: string; head: string[] }, wide: (r: PortRange | null) => { set: string; head: string[] }) => {
+    for (const r of e.ports ?? [null]) {
+      const exact = exactHead && (r === null || r.from === r.to);
+      const { set, head } = (exact ? hash : wide)(r);
+      const fields = r ? [...head, portEl(r)] : head;
+      placed.push({ set, text: `${fields.join(' . ')}${comment(e)}`, box: r ? { ...box, port: r } : box });
+    }
+  };
+  for (const e of resolved.allow) {
+    const f = e.family;
+    const p = (r: PortRange | null) => (r ? '_ports' : '');
+    if (e.dst !== null) {
+      const dst = e.dst;
+      if (!any(e)) {
+        // Network scope: the source is every address on the bridge.
+        const box: Box = { iface: e.iface, dst };
+        place(e, box, isHost(dst), (r) => ({ set: `allow${f}_net${p(r)}`, head: [qName(e.iface), shortText(dst)] }), (r) => ({ set: `allow${f}_net${p(r)}_ranges`, head: [shortText(dst), qName(e.iface)] }));
+      } else {
+        const box: Box = { src: e.src, dst };
+        const everyone = isAny(e.src);
+        place(
+          e,
+          box,
+          isHost(dst) && (everyone || isHost(e.src)),
+          (r) => (everyone ? { set: `allow${f}_any${p(r)}`, head: [shortText(dst)] } : { set: `allow${f}${p(r)}`, head: [shortText(e.src), shortText(dst)] }),
+          (r) => ({ set: `allow${f}${p(r)}_ranges`, head: [shortText(dst), shortText(e.src)] }),
+        );
+      }
+    } else if (any(e)) {
+      place(e, { src: e.src }, isHost(e.src), (r) => ({ set: `host${f}${p(r)}`, head: [shortText(e.src)] }), (r) => ({ set: `host${f}${p(r)}_ranges`, head: [shortText(e.src)] }));
+    } else {
+      // Network-scoped host exceptions match by interface only, whatever the family.
+      place(e, { iface: e.iface }, true, (r) => ({ set: `host_net${p(r)}`, head: [qName(e.iface)] }), (r) => ({ set: `host_net${p(r)}_ranges`, head: [qName(e.iface)] }));
+    }
+  }
+  const bySet = new Map<string, Item[]>();
+  for (const x of placed) {
+    const list = bySet.get(x.set);
+    if (list) list.push(x);
+    else bySet.set(x.set, [x]);
+  }
+
+  /**
+   * Every set below is always declared, empty or not: the table's structure depends only on the
+   * policy's shape. Interval sets may split into overlap-free layers (`_2`, …: layers.ts).
+   */
+  const add = (name: string, type: string, key: string, interval: boolean, chain: SetChain) => {
+    const items = dedupeItems(bySet.get(name) ?? []);
+    const split = interval ? layers(items) : [items];
+    (split.length ? split : [[]]).forEach((layer, i) => sets.push({ name: i === 0 ? name : `${name}_${i + 1}`, type, key, elements: layer.map((x) => x.text), interval, chain }));
+  };
   for (const f of [4, 6] as const) {
     const ip = ipKw(f);
     const t = addrType(f);
-    const mine = resolved.allow.filter((e) => e.family === f);
-    const fwd = mine.filter((e) => e.dst !== null);
-    const host = mine.filter((e) => e.dst === null);
-    const any = (e: AllowElement) => e.iface === ANY_IFACE;
-    const pp = ' . meta l4proto . th dport';
-    const ppT = ' . inet_proto . inet_service';
-    const srcDst = (e: AllowElement): Box => ({ src: e.src, dst: e.dst! });
-    const ifDst = (e: AllowElement): Box => ({ iface: e.iface, dst: e.dst! });
-    add(`allow${f}`, `${t} . ${t}`, `${ip} saddr . ${ip} daddr`, fwd.filter((e) => any(e) && !e.ports), (e) => [shortText(e.src), shortText(e.dst!)], srcDst, ['forward', 'input']);
-    add(`allow${f}_ports`, `${t} . ${t}${ppT}`, `${ip} saddr . ${ip} daddr${pp}`, fwd.filter((e) => any(e) && e.ports), (e) => [shortText(e.src), shortText(e.dst!)], srcDst, ['forward', 'input']);
-    add(`allow${f}_net`, `ifname . ${t}`, `iifname . ${ip} daddr`, fwd.filter((e) => !any(e) && !e.ports), (e) => [q(e.iface), shortText(e.dst!)], ifDst, ['forward', 'input']);
-    add(`allow${f}_net_ports`, `ifname . ${t}${ppT}`, `iifname . ${ip} daddr${pp}`, fwd.filter((e) => !any(e) && e.ports), (e) => [q(e.iface), shortText(e.dst!)], ifDst, ['forward', 'input']);
-    add(`host${f}`, t, `${ip} saddr`, host.filter((e) => any(e) && !e.ports), (e) => [shortText(e.src)], (e) => ({ src: e.src }), ['input']);
-    add(`host${f}_ports`, `${t}${ppT}`, `${ip} saddr${pp}`, host.filter((e) => any(e) && e.ports), (e) => [shortText(e.src)], (e) => ({ src: e.src }), ['input']);
+    const judge = `judge${f}` as const;
+    for (const ports of [false, true]) {
+      const s = ports ? '_ports' : '';
+      const pp = ports ? PP : '';
+      const ppT = ports ? PP_T : '';
+      add(`allow${f}_any${s}`, `${t}${ppT}`, `${ip} daddr${pp}`, false, judge);
+      add(`allow${f}${s}`, `${t} . ${t}${ppT}`, `${ip} saddr . ${ip} daddr${pp}`, false, judge);
+      add(`allow${f}_net${s}`, `ifname . ${t}${ppT}`, `iifname . ${ip} daddr${pp}`, false, judge);
+    }
+    for (const ports of [false, true]) {
+      const s = ports ? '_ports' : '';
+      const pp = ports ? PP : '';
+      const ppT = ports ? PP_T : '';
+      // Destination first: the kernel's pipapo lookup stops at the first field nothing matches.
+      add(`allow${f}${s}_ranges`, `${t} . ${t}${ppT}`, `${ip} daddr . ${ip} saddr${pp}`, true, judge);
+      add(`allow${f}_net${s}_ranges`, `${t} . ifname${ppT}`, `${ip} daddr . iifname${pp}`, true, judge);
+    }
+    for (const ports of [false, true]) {
+      const s = ports ? '_ports' : '';
+      add(`host${f}${s}`, `${t}${ports ? PP_T : ''}`, `${ip} saddr${ports ? PP : ''}`, false, 'input');
+      add(`host${f}${s}_ranges`, `${t}${ports ? PP_T : ''}`, `${ip} saddr${ports ? PP : ''}`, true, 'input');
+    }
   }
-  // Network-scoped host exceptions match by interface only, whatever the family.
-  const hostNet = resolved.allow.filter((e) => e.dst === null && e.iface !== ANY_IFACE);
-  const ifBox = (e: AllowElement): Box => ({ iface: e.iface });
-  add('host_net', 'ifname', 'iifname', hostNet.filter((e) => !e.ports), (e) => [q(e.iface)], ifBox, ['input']);
-  add('host_net_ports', 'ifname . inet_proto . inet_service', 'iifname . meta l4proto . th dport', hostNet.filter((e) => e.ports), (e) => [q(e.iface)], ifBox, ['input']);
+  add('host_net', 'ifname', 'iifname', false, 'input');
+  add('host_net_ports', `ifname${PP_T}`, `iifname${PP}`, false, 'input');
+  add('host_net_ports_ranges', `ifname${PP_T}`, `iifname${PP}`, true, 'input');
+  // Every placed element has its set (a set name placed but not declared would be a renderer bug).
+  const declared = new Set(sets.map((x) => x.name));
+  for (const name of bySet.keys()) if (!declared.has(name)) throw new Error(`nftables renderer: no set ${name}`);
   return sets;
 }
 
-function setBlock(s: SetSpec, dynamic = false): string[] {
-  const lines = [`\tset ${s.name} {`, `\t\ttype ${s.type}`, dynamic ? '' : `\t\tflags interval`];
+function setBlock(s: SetSpec): string[] {
+  const lines = [`\tset ${s.name} {`, `\t\ttype ${s.type}`];
+  if (s.interval) lines.push(`\t\tflags interval`);
   if (s.elements.length > 0) {
     lines.push(`\t\telements = {`);
     s.elements.forEach((e, i) => lines.push(`\t\t\t${e}${i < s.elements.length - 1 ? ',' : ''}`));
     lines.push(`\t\t}`);
   }
   lines.push('\t}');
-  return lines.filter((l) => l !== '');
+  return lines;
 }
 
 /** Comment of the log rules' counters (lines logged, told apart from packets blocked by read.ts). */
@@ -140,17 +220,17 @@ export function renderNftables(resolved: Resolved): Rendered {
     out.push(`\tset log${f} {`, `\t\ttype ${t} . ${t} . inet_proto . inet_service`, `\t\tsize ${LOG_SET_SIZE}`, `\t\tflags dynamic,timeout`, `\t\ttimeout ${period}`, `\t}`, '');
   }
 
-  const exceptionRules = (chain: 'forward' | 'input') =>
-    live.filter((s) => s.chains.includes(chain)).map((s) => `\t\t${s.key} @${s.name} accept`);
+  const exceptionRules = (chain: SetChain) => live.filter((s) => s.chain === chain).map((s) => `\t\t${s.key} @${s.name} accept`);
 
+  // Exceptions only ever let through what would be blocked: on the forward path they are looked up
+  // for blocked destinations only, so traffic to anywhere else pays for none of them.
   out.push(`\tchain forward {`);
   out.push(`\t\ttype filter hook forward priority ${NFT_PRIORITY}; policy accept;`);
   out.push(`\t\tiifname != @container_ifaces accept comment "judge only what enters from containers"`);
   out.push(`\t\toifname @container_ifaces accept comment "container to container: Docker's business"`);
   out.push(`\t\tct state established,related accept comment "only new connections are judged"`);
-  out.push(...exceptionRules('forward'));
-  out.push(`\t\tip daddr @blocked4 jump block`);
-  out.push(`\t\tip6 daddr @blocked6 jump block`);
+  out.push(`\t\tip daddr @blocked4 goto judge4`);
+  out.push(`\t\tip6 daddr @blocked6 goto judge6`);
   out.push(`\t}`, '');
 
   if (ruleset.protectHost) {
@@ -160,7 +240,16 @@ export function renderNftables(resolved: Resolved): Rendered {
     out.push(`\t\tct state established,related accept comment "only new connections are judged"`);
     out.push(`\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept comment "IPv6 neighbour discovery"`);
     out.push(...exceptionRules('input'));
-    out.push(`\t\tjump block comment "every address of the host"`);
+    out.push(`\t\tmeta nfproto ipv4 goto judge4 comment "every address of the host"`);
+    out.push(`\t\tmeta nfproto ipv6 goto judge6 comment "every address of the host"`);
+    out.push(`\t}`, '');
+  }
+
+  // A family's exceptions with a destination, then the block verdict.
+  for (const f of [4, 6] as const) {
+    out.push(`\tchain judge${f} {`);
+    out.push(...exceptionRules(`judge${f}`));
+    out.push(`\t\tjump block`);
     out.push(`\t}`, '');
   }
 
