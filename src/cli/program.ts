@@ -1,7 +1,7 @@
 /** Builds the commander program from the command registry. */
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
-import { COMMANDS } from './commands/index.js';
+import type { CommandModule } from './commands/types.js';
 import type { Io } from './output.js';
 
 export const EXIT_CODES_HELP = `
@@ -15,7 +15,8 @@ Exit codes:
   6   verify: a cell where the kernel does not do what the policy says
   64  usage error (unknown option, unknown backend)`;
 
-export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+/** The program with `commands` registered (main.ts passes every command, or only the one being run). */
+export function buildProgram(io: Io, setExit: (code: number) => void, commands: readonly CommandModule[]): Command {
   const program = new Command('lanfence')
     .description('Keep Docker containers off the local network and off their own host.')
     .version(VERSION, '-V, --version')
@@ -23,7 +24,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
     .addHelpText('after', EXIT_CODES_HELP);
-  for (const c of COMMANDS) c.register(program, io, setExit);
+  for (const c of commands) c.register(program, io, setExit);
   for (const sub of program.commands) sub.exitOverride().configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) });
   return program;
 }

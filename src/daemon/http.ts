@@ -19,8 +19,12 @@ export interface HttpDeps {
   /** Called before each scrape to refresh gauges. */
   beforeScrape?: () => void;
   drops: DropFeed;
-  /** `/api/<name>` handlers; a thrown HttpError becomes its status. */
-  api: Record<string, ApiHandler>;
+  /**
+   * `/api/<name>` handlers; a thrown HttpError becomes its status. Or a function that loads them,
+   * called on the first `/api/` request (the daemon loads the JSON API, and explain and the CLI
+   * modules behind it, only when the dashboard asks).
+   */
+  api: Record<string, ApiHandler> | (() => Promise<Record<string, ApiHandler>>);
   /** Directory of the built dashboard (dist/web). */
   webDir?: string;
   token?: string;
@@ -62,8 +66,18 @@ export function authorized(req: IncomingMessage, url: URL, token: string | undef
 const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 export function createHttpServer(deps: HttpDeps): Server {
+  let api: Promise<Record<string, ApiHandler>> | null = null;
+  const handlers = () => {
+    if (typeof deps.api !== 'function') return Promise.resolve(deps.api);
+    // Loaded once; a failed load is retried on the next request.
+    api ??= deps.api().catch((e: unknown) => {
+      api = null;
+      throw e;
+    });
+    return api;
+  };
   return createServer((req, res) => {
-    void handle(deps, req, res).catch((e: unknown) => {
+    void handle(deps, handlers, req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: (e as Error).message }));
@@ -71,7 +85,7 @@ export function createHttpServer(deps: HttpDeps): Server {
   });
 }
 
-async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(deps: HttpDeps, handlers: () => Promise<Record<string, ApiHandler>>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://lanfence');
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'read-only: GET only');
   if (!authorized(req, url, deps.token)) throw new HttpError(401, 'token required');
@@ -87,7 +101,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   if (url.pathname === '/api/drops/stream') return stream(deps, url, req, res);
   if (url.pathname.startsWith('/api/')) {
     const [name, ...rest] = url.pathname.slice(5).split('/');
-    const h = deps.api[name];
+    const api = await handlers();
+    const h = Object.hasOwn(api, name) ? api[name] : undefined;
     if (!h) throw new HttpError(404, `no such endpoint: ${url.pathname}`);
     const body = await h(url.searchParams, decodeURIComponent(rest.join('/')));
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });

@@ -81,6 +81,8 @@ describe('systemd units', () => {
     const d = daemonUnit({ bin: '/usr/bin/lanfence', policy: '/etc/lanfence/policy.yaml' });
     expect(d).toMatch(/After=docker.service/);
     expect(d).toMatch(/ExecStart=\/usr\/bin\/lanfence daemon --policy \/etc\/lanfence\/policy.yaml/);
+    expect(d).toMatch(/^Environment=NODE_OPTIONS=--max-semi-space-size=1$/m);
+    expect(boot).not.toMatch(/NODE_OPTIONS/);
     for (const u of [boot, d]) {
       expect(u).toMatch(/CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_DAC_READ_SEARCH/);
       expect(u).toMatch(/ProtectSystem=strict/);

@@ -19,7 +19,6 @@ import { DropLog } from '../../daemon/drop-log.js';
 import { DropFeed } from '../../daemon/drops.js';
 import { createHttpServer, DEFAULT_HTTP, isLoopback, listen, parseListen } from '../../daemon/http.js';
 import { Metrics } from '../../daemon/metrics.js';
-import { webApi } from '../../daemon/web-api.js';
 import type { CommandModule } from './types.js';
 
 /** The built dashboard, beside the compiled code (dist/web). */
@@ -70,7 +69,8 @@ export const daemonCommand: CommandModule = {
         void dropLog.run();
         let http: Server | null = null;
         if (listenOn) {
-          const api = webApi({ daemon, store, drops, suggestions: (r) => dropLog.suggestions(r) });
+          // The JSON API (and explain, plan and the policy parser behind it) loads on the dashboard's first request.
+          const api = async () => (await import('../../daemon/web-api.js')).webApi({ daemon, store, drops, suggestions: (r) => dropLog.suggestions(r) });
           http = createHttpServer({ metrics, beforeScrape: () => metrics.update(daemon.state), drops, api, webDir: WEB_DIR, token });
           await listen(http, listenOn.host, listenOn.port);
           log(`metrics, API and dashboard on http://${opts.http}/`);
