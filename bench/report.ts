@@ -1,5 +1,5 @@
 /** results.json → docs/benchmarks.md and the charts. */
-import type { BenchResults } from './run.js';
+import { provenance, type BenchResults } from './run.js';
 import type { ApplyResult } from './sections/apply.js';
 import { APPLY_LABEL } from './sections/apply.js';
 import type { ForwardingResult } from './sections/forwarding.js';
@@ -114,10 +114,18 @@ export function renderMarkdown(r: BenchResults, chartHref: string): string {
   const L: string[] = [];
   const m = r.machine;
   L.push('# Benchmarks', '');
-  const mg = r.merged;
-  const rerun = r.sections.map((s) => s.name).filter((s) => !mg?.sections.includes(s));
-  if (mg) {
-    L.push(`Measured by \`${mg.command ?? 'npm run bench'}\` (root) on ${mg.from.slice(0, 10)}${mg.elapsedSeconds !== undefined ? ` in ${Math.round(mg.elapsedSeconds / 60)} min` : ''}; ${rerun.length === 1 ? `the ${rerun[0]} section` : `the sections ${rerun.join(', ')}`} measured again, alone, by \`${r.command}\` on ${r.startedAt.slice(0, 10)}${m.git ? ` at commit \`${m.git.commit}\`` : ''}; raw figures in [\`bench/results.json\`](../bench/results.json). ${r.smoke ? '**SMOKE RUN: these figures only show the harness works.**' : ''}`);
+  // The runs the sections come from (one for a full run; more after BENCH_MERGE), oldest first.
+  const runs: { startedAt: string; command: string; git?: NonNullable<typeof m.git>; sections: BenchResults['sections'] }[] = [];
+  for (const s of r.sections) {
+    const p = provenance(r, s);
+    const run = runs.find((x) => x.startedAt === p.startedAt);
+    if (run) run.sections.push(s);
+    else runs.push({ ...p, sections: [s] });
+  }
+  runs.sort((x, y) => x.startedAt.localeCompare(y.startedAt));
+  const names = (ss: BenchResults['sections']) => ss.map((s) => s.name).join(', ');
+  if (runs.length > 1) {
+    L.push(`Measured by ${runs.map((x, i) => `${i === 0 ? '' : 'then '}\`${x.command}\`${i === 0 ? ' (root)' : ''} on ${x.startedAt.slice(0, 10)}${x.git ? ` at commit \`${x.git.commit}\`` : ''} (${x.sections.length === 1 ? 'section' : 'sections'} ${names(x.sections)}, ${Math.max(1, Math.round(x.sections.reduce((n, s) => n + s.seconds, 0) / 60))} min)`).join('; ')}; raw figures in [\`bench/results.json\`](../bench/results.json). ${r.smoke ? '**SMOKE RUN: these figures only show the harness works.**' : ''}`);
   } else {
     L.push(`Measured by \`${r.command}\` (root) on ${r.startedAt.slice(0, 10)} in ${Math.round(r.elapsedSeconds / 60)} min; raw figures in [\`bench/results.json\`](../bench/results.json). ${r.smoke ? '**SMOKE RUN: these figures only show the harness works.**' : ''}`);
   }
@@ -210,11 +218,11 @@ export function renderMarkdown(r: BenchResults, chartHref: string): string {
 
   L.push('## Method', '');
   const code = (g: NonNullable<typeof m.git>) => `commit \`${g.commit}\`${g.dirtySrc.length ? ` with uncommitted changes under src/ (${g.dirtySrc.length} file(s): ${g.dirtySrc.slice(0, 6).map((l) => `\`${l.slice(3)}\``).join(', ')}${g.dirtySrc.length > 6 ? ', …' : ''})` : ', src/ clean'}`;
-  if (mg?.git && m.git) L.push(`- Code: ${code(mg.git)} (${mg.sections.join(', ')}); ${code(m.git)} (${rerun.join(', ')}, measured again).`);
+  if (runs.length > 1) L.push(`- Code: ${runs.map((x) => `${x.git ? code(x.git) : 'commit unknown'} (${names(x.sections)})`).join('; ')}.`);
   else if (m.git) L.push(`- Code: ${code(m.git)}.`);
   L.push(`- Machine: ${m.nproc} CPUs (${m.cpuModel}${m.avx2 ? ', AVX2' : ''}), ${m.memoryGiB} GiB; kernel ${m.kernel}; ${m.nft}; ${m.iptables}; ${m.ipset}; sockperf ${m.sockperf}; Node.js ${m.node}.`);
-  L.push(`- The machine is shared: load average ${m.loadavgStart} at the start and ${m.loadavgEnd ?? '?'} at the end${mg ? ` of the run of ${rerun.join(', ')}` : ''} (per section: ${r.sections.map((s) => `${s.name} ${s.loadavgStart.split(' ')[0]}→${s.loadavgEnd.split(' ')[0]}`).join(', ')}). Ratios to a baseline measured right before and after each run cancel most of that; absolute figures (packets/s, lines/s, milliseconds) move with it. The lines-per-CPU-second figure does not depend on waiting for a CPU.`);
-  if (mg) L.push(`- Sections ${mg.sections.join(', ')} are from the run of ${mg.from} (${rerun.join(', ')} run again on ${r.startedAt}, alone: \`${r.command}\`).`);
+  L.push(`- The machine is shared: load average ${m.loadavgStart} at the start and ${m.loadavgEnd ?? '?'} at the end${runs.length > 1 ? ` of the last run (${names(runs[runs.length - 1].sections)})` : ''} (per section: ${r.sections.map((s) => `${s.name} ${s.loadavgStart.split(' ')[0]}→${s.loadavgEnd.split(' ')[0]}`).join(', ')}). Ratios to a baseline measured right before and after each run cancel most of that; absolute figures (packets/s, lines/s, milliseconds) move with it. The lines-per-CPU-second figure does not depend on waiting for a CPU.`);
+  if (runs.length > 1) L.push(`- Runs: ${runs.map((x) => `${names(x.sections)} from \`${x.command}\` started ${x.startedAt}`).join('; ')} (\`BENCH_MERGE=1\` keeps the sections a run does not measure).`);
   L.push(`- Sections and their durations: ${r.sections.map((s) => `${s.name} ${Math.round(s.seconds)} s`).join(', ')}.`);
   L.push('- Exceptions (bench/lib/workload.ts): distinct destinations in 10/8, 172.20/16, 192.168/16 and fd57::/16; by position mod 20: 35 % every container with one port, 5 % every container without ports, 15 % one network with two ports, 20 % one container with a port, 5 % one container without ports, 10 % a label with a port, 5 % a 101-port range, 5 % IPv6. Scopes resolve against a 1,000-container inventory (9 bridge networks). None matches the benchmark traffic.');
   L.push("- The guide's layout (bench/lib/workload.ts `guideRestore`): one `DOCKER-USER … -j RETURN` rule per exception and port ahead of the jumps to `DOCKER-USER-DENY-INTERNAL` for `-o eth+` and `-o lo`, 6 blocked IPv4 ranges, a rate-limited LOG and DROP — reconstructed from the guide's description (its script is not in our copy); no established/related shortcut, so replies walk the exceptions too. The host's uplink is called `eth0`, so its `-o eth+` matches.");

@@ -69,14 +69,33 @@ export interface BenchResults {
   command: string;
   machine: Machine;
   config: BenchConfig;
-  sections: { name: Section; seconds: number; loadavgStart: string; loadavgEnd: string }[];
+  sections: SectionRun[];
   forwarding?: ForwardingResult;
   apply?: ApplyResult;
   reaction?: ReactionResult;
   logs?: LogsResult;
   daemon?: DaemonResult;
-  /** Sections taken over from an earlier run (BENCH_MERGE): when that run started, its command, length and code. */
+  /** Sections taken over from earlier runs (BENCH_MERGE); each section's own run is in `sections`. */
   merged?: { from: string; sections: Section[]; command?: string; elapsedSeconds?: number; git?: Machine['git'] };
+}
+
+/** One section as measured: how long, the load around it, and the run it comes from (BENCH_MERGE keeps several). */
+export interface SectionRun {
+  name: Section;
+  seconds: number;
+  loadavgStart: string;
+  loadavgEnd: string;
+  /** The run that measured it (absent in results written before these fields: see `provenance`). */
+  startedAt?: string;
+  command?: string;
+  git?: Machine['git'];
+}
+
+/** The run a section comes from, also for results written before SectionRun carried it. */
+export function provenance(r: BenchResults, s: SectionRun): { startedAt: string; command: string; git?: Machine['git'] } {
+  if (s.startedAt) return { startedAt: s.startedAt, command: s.command ?? r.command, git: s.git };
+  if (r.merged?.sections.includes(s.name)) return { startedAt: r.merged.from, command: r.merged.command ?? 'npm run bench', git: r.merged.git };
+  return { startedAt: r.startedAt, command: r.command, git: r.machine.git };
 }
 
 export interface RunOptions {
@@ -121,7 +140,7 @@ export async function runBenchmarks(o: RunOptions): Promise<BenchResults> {
     const l0 = loadavg();
     log(`${name}: start (load ${l0})`);
     const r = await f();
-    results.sections.push({ name, seconds: Math.round((Date.now() - s0) / 100) / 10, loadavgStart: l0, loadavgEnd: loadavg() });
+    results.sections.push({ name, seconds: Math.round((Date.now() - s0) / 100) / 10, loadavgStart: l0, loadavgEnd: loadavg(), startedAt: results.startedAt, command: results.command, git: results.machine.git });
     log(`${name}: done in ${((Date.now() - s0) / 1000).toFixed(0)} s`);
     return r;
   };
@@ -144,11 +163,10 @@ export async function runBenchmarks(o: RunOptions): Promise<BenchResults> {
     // Keep the sections not run now from the previous results (and say so in `sections`).
     const prev = JSON.parse(readFileSync(join(o.outDir, 'results.json'), 'utf8')) as BenchResults;
     for (const s of SECTIONS) if (!only.has(s) && prev[s]) (results as unknown as Record<string, unknown>)[s] = prev[s];
-    results.sections = [...prev.sections.filter((s) => !only.has(s.name)), ...results.sections];
+    // Each kept section keeps the run it came from (merging again must not relabel it as the last run's).
+    results.sections = [...prev.sections.filter((s) => !only.has(s.name)).map((s) => ({ ...s, ...provenance(prev, s) })), ...results.sections];
     const kept = SECTIONS.filter((s) => !only.has(s) && prev[s]);
-    // Merging again keeps what the original run was (a second one-section run still reports the full run's code).
-    const origin = prev.merged && kept.every((s) => prev.merged!.sections.includes(s)) ? prev.merged : { from: prev.startedAt, command: prev.command, elapsedSeconds: prev.elapsedSeconds, git: prev.machine.git };
-    results.merged = { ...origin, sections: kept };
+    results.merged = { from: prev.startedAt, command: prev.command, elapsedSeconds: prev.elapsedSeconds, git: prev.machine.git, sections: kept };
   }
   writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeReport(results, o.outDir, o.markdownPath, o.chartHref);
