@@ -17,7 +17,6 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { DropFeed } from '../../src/daemon/drops.js';
 import { createHttpServer, listen } from '../../src/daemon/http.js';
 import { Metrics } from '../../src/daemon/metrics.js';
-import { webApi } from '../../src/daemon/web-api.js';
 import { runCommand } from '../../src/exec.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { DropLog } from '../../src/daemon/drop-log.js';
@@ -152,7 +151,8 @@ async function daemonBench(c: DaemonConfig): Promise<void> {
   const api = await serveApi(daemon, join(dir, 'api.sock'));
   const metrics = new Metrics();
   const drops = new DropFeed();
-  const http = createHttpServer({ metrics, beforeScrape: () => metrics.update(daemon.state), drops, api: webApi({ daemon, store, drops }) });
+  // As the CLI: the JSON API loads on the dashboard's first request (a separate chunk of the bundle).
+  const http = createHttpServer({ metrics, beforeScrape: () => metrics.update(daemon.state), drops, api: async () => (await import('../../src/daemon/web-api.js')).webApi({ daemon, store, drops }) });
   // (The drop log starts with the flood below; idle, `lanfence daemon` would be following /dev/kmsg.)
   await listen(http, '127.0.0.1', 0);
   const settle = () => new Promise((r) => setTimeout(r, 3000));

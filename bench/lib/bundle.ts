@@ -1,5 +1,5 @@
 /**
- * Bundles bench/child/main.ts and the product code it uses into one .mjs; npm packages stay external
+ * Bundles bench/child/main.ts and the product code it uses into .mjs files (one, and a chunk per lazily imported part); npm packages stay external
  * and load from node_modules, as they do for the installed product. The file is written under
  * node_modules/.cache (ignored by git) so that those imports resolve, and removed at exit.
  */
@@ -15,16 +15,18 @@ export async function bundleChild(): Promise<string> {
   mkdirSync(cache, { recursive: true });
   const dir = mkdtempSync(join(cache, 'lanfence-bench-child-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const outfile = join(dir, 'bench-child.mjs');
+  // Split at dynamic imports: what the product loads lazily (the daemon's JSON API) is a chunk loaded when imported, as in dist/.
   await build({
-    entryPoints: [fileURLToPath(new URL('../child/main.ts', import.meta.url))],
+    entryPoints: { 'bench-child': fileURLToPath(new URL('../child/main.ts', import.meta.url)) },
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    outfile,
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
     packages: 'external',
     logLevel: 'error',
   });
-  return outfile;
+  return join(dir, 'bench-child.mjs');
 }

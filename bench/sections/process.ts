@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { median, round } from '../lib/stats.js';
 import { createNs, deleteNs, sleep, startChild, stopChild } from '../lib/sys.js';
+import { DAEMON_NODE_OPTIONS } from '../../src/daemon/systemd.js';
 
 export interface LogsResult {
   lines: number;
@@ -54,6 +55,8 @@ export interface DaemonResult {
   floodSeconds: number;
   /** RSS of a Node.js process that loads nothing (MiB): the floor of any daemon written in Node.js. */
   bareNodeMiB: number;
+  /** V8 flags the daemon ran with (lanfence.service's NODE_OPTIONS); absent in results from before they existed. */
+  nodeOptions?: string;
   phases: RssPoint[];
 }
 
@@ -76,7 +79,8 @@ const mib = (kb: number) => round(kb / 1024, 1);
 export async function daemonRss(child: string, o: { containers: number; floodSeconds: number; corpus: number }, log: (m: string) => void): Promise<DaemonResult> {
   const ns = await createNs('rss');
   // The daemon runs inside the namespace (its nft commands change only that namespace's rules).
-  const proc = startChild('ip', ['netns', 'exec', ns, process.execPath, child, 'daemon', JSON.stringify(o)], { stdin: true });
+  // With the V8 flags lanfence.service gives the daemon (NODE_OPTIONS in the unit).
+  const proc = startChild('ip', ['netns', 'exec', ns, process.execPath, ...DAEMON_NODE_OPTIONS.split(' '), child, 'daemon', JSON.stringify(o)], { stdin: true });
   const phases: RssPoint[] = [];
   try {
     const pid = proc.pid!;
@@ -119,5 +123,5 @@ export async function daemonRss(child: string, o: { containers: number; floodSec
     await stopChild(proc);
     await deleteNs(ns);
   }
-  return { containers: o.containers, floodSeconds: o.floodSeconds, bareNodeMiB: await bareNodeRss(), phases };
+  return { containers: o.containers, floodSeconds: o.floodSeconds, bareNodeMiB: await bareNodeRss(), nodeOptions: DAEMON_NODE_OPTIONS, phases };
 }

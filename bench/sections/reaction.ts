@@ -116,6 +116,7 @@ function stepOf(cmd: string, args: string[]): string {
   if (a.startsWith('-c ')) return 'check: nft -c';
   if (a === '-f -') return 'apply: nft -f (set update or table)';
   if (/list table/.test(a)) return 'inspect: nft list table (text and JSON)';
+  if (a.startsWith('-j list set ')) return 'read back: nft -j list set (after the update)';
   if (/list chain/.test(a)) return 'inspect: nft list chain block (counters)';
   if (a === 'list tables') return 'backend available: nft list tables';
   return `nft ${args.slice(0, 2).join(' ')}`;
