@@ -131,9 +131,33 @@ export async function blockedPackets(run: Runner): Promise<number | undefined> {
   return r.code === 0 ? countBlocked(r.stdout) : undefined;
 }
 
+/**
+ * Expected snapshots by rendered text: the daemon inspects the same rendering every few seconds, and
+ * loading it in a scratch namespace is most of an inspection's cost. A cached snapshot is only
+ * trusted to say "matches": on any difference the rendering is loaded again and compared afresh, so
+ * a stale entry (say, nft upgraded and listing differently) can cost time but never report drift.
+ */
+const EXPECTED_CACHE_SIZE = 4;
+const expectedCache = new Map<string, NftSnapshot>();
+
+async function freshExpected(rendered: Rendered, run: Runner): Promise<NftSnapshot> {
+  const key = rendered.parts[0].content;
+  const snap = await expectedSnapshot(rendered, run);
+  expectedCache.delete(key);
+  expectedCache.set(key, snap);
+  while (expectedCache.size > EXPECTED_CACHE_SIZE) expectedCache.delete(expectedCache.keys().next().value!);
+  return snap;
+}
+
+async function differencesFrom(rendered: Rendered, live: NftSnapshot, run: Runner): Promise<string[]> {
+  const cached = expectedCache.get(rendered.parts[0].content);
+  if (cached && diffSnapshots(cached, live).length === 0) return [];
+  return diffSnapshots(await freshExpected(rendered, run), live);
+}
+
 export async function inspectNftables(expected: Rendered | null, run: Runner): Promise<LiveStatus> {
   const live = await listTable(run);
   if (!live) return { present: false, matches: expected === null, differences: expected ? [`table inet ${NFT_TABLE} is absent`] : [] };
-  const differences = expected ? diffSnapshots(await expectedSnapshot(expected, run), live) : [`table inet ${NFT_TABLE} is present`];
+  const differences = expected ? await differencesFrom(expected, live, run) : [`table inet ${NFT_TABLE} is present`];
   return { present: true, matches: differences.length === 0, differences, blockedPackets: await blockedPackets(run) };
 }
