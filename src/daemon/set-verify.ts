@@ -5,9 +5,9 @@
  * prefixes), so both sides are normalised first. A difference here is not yet drift: the daemon
  * then inspects the whole table, exactly (scratch namespace), before it repairs anything.
  */
-import ipaddr from 'ipaddr.js';
 import { setBlocks } from '../backends/nftables/delta.js';
 import { elementText } from '../backends/nftables/read.js';
+import { cidrOf, parseAddress, parseCidr, rangeOf } from '../ruleset/cidr.js';
 
 /** The sets a set-update script flushes (`flush set inet lanfence NAME`), in order. */
 export function changedSets(delta: string): string[] {
@@ -16,50 +16,24 @@ export function changedSets(delta: string): string[] {
   return out;
 }
 
-const ADDRESS = /^(\d+\.\d+\.\d+\.\d+|[0-9a-f:.]*:[0-9a-f:.]*)(\/\d+)?$/i;
-
+/** An address or prefix in canonical form (a host prefix as the bare address); null for anything else. */
 function address(text: string): string | null {
-  if (!ADDRESS.test(text)) return null;
-  try {
-    if (text.includes('/')) {
-      const [a, len] = ipaddr.parseCIDR(text);
-      const full = a.kind() === 'ipv4' ? 32 : 128;
-      return len === full ? a.toNormalizedString() : `${networkOf(a, len)}/${len}`;
-    }
-    return ipaddr.isValid(text) ? ipaddr.parse(text).toNormalizedString() : null;
-  } catch {
-    return null;
-  }
-}
-
-function networkOf(a: ipaddr.IPv4 | ipaddr.IPv6, len: number): string {
-  const bytes = a.toByteArray();
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.max(0, Math.min(8, len - i * 8));
-    bytes[i] &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
-  }
-  return ipaddr.fromByteArray(bytes).toNormalizedString();
+  const p = parseCidr(text);
+  if (!p) return null;
+  return p.cidr.prefix === (p.cidr.family === 4 ? 32 : 128) ? p.cidr.address : p.cidr.text;
 }
 
 /** A range `a-b` of addresses that is exactly one prefix, as that prefix; else null. */
 function rangeAsPrefix(lo: string, hi: string): string | null {
-  if (!ADDRESS.test(lo) || !ADDRESS.test(hi) || !ipaddr.isValid(lo) || !ipaddr.isValid(hi)) return null;
-  const a = ipaddr.parse(lo).toByteArray();
-  const b = ipaddr.parse(hi).toByteArray();
-  if (a.length !== b.length) return null;
-  let len = 0;
-  while (len < a.length * 8) {
-    const i = len >> 3;
-    const bit = 7 - (len & 7);
-    if (((a[i] >> bit) & 1) !== ((b[i] >> bit) & 1)) break;
-    len++;
-  }
-  for (let k = len; k < a.length * 8; k++) {
-    const i = k >> 3;
-    const bit = 7 - (k & 7);
-    if (((a[i] >> bit) & 1) !== 0 || ((b[i] >> bit) & 1) !== 1) return null;
-  }
-  return len === a.length * 8 ? ipaddr.fromByteArray(a).toNormalizedString() : `${ipaddr.fromByteArray(a).toNormalizedString()}/${len}`;
+  const a = parseAddress(lo);
+  const b = parseAddress(hi);
+  if (!a || !b || a.family !== b.family) return null;
+  const bits = a.family === 4 ? 32 : 128;
+  const from = rangeOf(cidrOf(`${a.address}/${bits}`)).lo;
+  const size = rangeOf(cidrOf(`${b.address}/${bits}`)).lo - from + 1n;
+  // A prefix: a power-of-two number of addresses, starting on a multiple of it.
+  if (size <= 0n || (size & (size - 1n)) !== 0n || (from & (size - 1n)) !== 0n) return null;
+  return address(`${a.address}/${bits - (size.toString(2).length - 1)}`);
 }
 
 function component(c: string): string {

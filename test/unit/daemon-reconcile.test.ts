@@ -269,6 +269,8 @@ describe('set read-back: the kernel lists members in its own form', () => {
       ['::ffff:0:0/96 comment "IPv4-mapped"', '::ffff:0.0.0.0/96 comment "IPv4-mapped"'],
       ['fe80::/10 . "br-0123456789ab"', 'fe80::/10 . br-0123456789ab'],
       ['10.0.0.0-10.0.0.255', '10.0.0.0/24'],
+      ['fd00::/112', 'fd00::-fd00::ffff'],
+      ['10.0.0.5', '10.0.0.5-10.0.0.5'],
       ['"br-*"', 'br-*'],
       ['192.168.1.0/24 . "br-x" . udp . 1-100', '192.168.1.0/24 . br-x . udp . 1-100'],
     ];
@@ -276,6 +278,9 @@ describe('set read-back: the kernel lists members in its own form', () => {
     const different: [string, string][] = [
       ['10.0.0.5', '10.0.0.6'],
       ['10.0.0.0/8', '10.0.0.0/16'],
+      ['10.0.0.0/30', '10.0.0.1-10.0.0.4'],
+      ['10.0.0.0/30', '10.0.0.0-10.0.0.2'],
+      ['::1.2.3.4', '::ffff:1.2.3.4'],
       ['1.2.3.4 . tcp . 22', '1.2.3.4 . tcp . 23'],
       ['10.0.0.5 comment "allow #1"', '10.0.0.5 comment "allow #2"'],
     ];
