@@ -260,19 +260,6 @@ export function destinationFor(col: VerifyColumn, src: VerifySource): { address:
 // ---------------------------------------------------------------------------------------------------------
 // Cells
 
-/**
- * The inventory explain is asked with: Docker's, plus every address of the host (from `ip -j addr`) as
- * the gateways of a pseudo network, so that explain judges a packet to any of them as the kernel does
- * (input path, `host`): the host's LAN address would otherwise be judged as a packet leaving for the
- * LAN, and a bridge's own address as container-to-container traffic when Docker does not report the
- * network's gateway. (explain itself knows only the gateways Docker reports as the host's addresses.)
- */
-export function explainInventory(inv: Inventory, hostAddresses: readonly HostAddress[]): Inventory {
-  if (hostAddresses.length === 0) return inv;
-  const pseudo: InventoryNetwork = { name: '(the host\'s addresses)', driver: 'bridge', bridge: '(host)', subnets: [], gateways: hostAddresses.map((h) => h.address), ipv6: false, internal: false };
-  return { ...inv, networks: [...inv.networks, pseudo] };
-}
-
 /** The expected cell from explain's verdict; null when there is no packet to judge. */
 export function expectedOf(x: Explanation, kind: VerifyColumn['kind']): Expected | null {
   switch (x.verdict) {
@@ -297,7 +284,19 @@ export interface RouteInfo {
  * One cell: the destination for this row, the source address its route picks, and explain's verdict
  * for that packet. `route` null: the source has no route to the destination (nothing would be sent).
  */
-export function planCell(resolved: Resolved, inv: Inventory, src: VerifySource, col: VerifyColumn, route: RouteInfo | null | undefined, internalNetworks: ReadonlySet<string> = new Set()): VerifyCell {
+export interface CellContext {
+  /**
+   * Every address of the host (from `ip -j addr`): explain judges a packet to any of them as the
+   * kernel does (input path, `host`) — the host's LAN address would otherwise be judged as a packet
+   * leaving for the LAN.
+   */
+  hostAddresses?: readonly string[];
+  /** `--internal` networks: Docker gives them no way out, so `--internet` is not probed from them. */
+  internalNetworks?: ReadonlySet<string>;
+}
+
+export function planCell(resolved: Resolved, inv: Inventory, src: VerifySource, col: VerifyColumn, route: RouteInfo | null | undefined, ctx: CellContext = {}): VerifyCell {
+  const internalNetworks = ctx.internalNetworks ?? new Set<string>();
   const cell: VerifyCell = { row: src.name, column: col.key };
   const dest = destinationFor(col, src);
   if ('skip' in dest) return { ...cell, skip: dest.skip };
@@ -306,7 +305,7 @@ export function planCell(resolved: Resolved, inv: Inventory, src: VerifySource, 
   if (route === null) return { ...cell, skip: `no route to ${dest.address} (nothing would be sent)` };
   let x: Explanation;
   try {
-    x = explain(resolved, inv, { from, to: `${hostPort(dest.address, col.port)}/${col.proto}` });
+    x = explain(resolved, inv, { from, to: `${hostPort(dest.address, col.port)}/${col.proto}`, hostAddresses: ctx.hostAddresses });
   } catch (e) {
     return { ...cell, skip: `explain: ${(e as Error).message}` };
   }

@@ -25,7 +25,6 @@ import { createProbeNamespace, type ProbeNamespace } from './netns.js';
 import {
   containerSource,
   destinationFor,
-  explainInventory,
   networkSource,
   planCell,
   planColumns,
@@ -169,8 +168,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
 
     // --- cells ---------------------------------------------------------------------------------------
     progress.step(`planning ${sources.length} source(s) × ${columns.length} destination(s)`);
-    const explainInv = explainInventory(inventory, hostAddresses);
-    const internal = new Set(inventory.networks.filter((n) => n.internal).map((n) => n.name));
+    const cellCtx = { hostAddresses: hostAddresses.map((h) => h.address), internalNetworks: new Set(inventory.networks.filter((n) => n.internal).map((n) => n.name)) };
     const cells: VerifyCell[] = [];
     for (const src of sources) {
       const wanted = [...new Set(columns.map((col) => destinationFor(col, src)).flatMap((d) => ('address' in d ? [parseAddress(d.address)?.address ?? d.address] : [])))];
@@ -178,7 +176,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
       for (const col of columns) {
         const d = destinationFor(col, src);
         const route = 'address' in d ? routes.get(parseAddress(d.address)?.address ?? d.address) : undefined;
-        cells.push(planCell(resolved, explainInv, src, col, route, internal));
+        cells.push(planCell(resolved, inventory, src, col, route, cellCtx));
       }
     }
 

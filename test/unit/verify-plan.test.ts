@@ -6,7 +6,6 @@ import type { Inventory } from '../../src/inventory/types.js';
 import {
   containerSource,
   destinationFor,
-  explainInventory,
   networkSource,
   planCell,
   planColumns,
@@ -160,9 +159,9 @@ describe('planCell: explain\'s verdict for the exact packet', () => {
   const resolved = resolvedOf(EXCEPTIONS, inv);
   const { columns } = planColumns({ resolved, inventory: inv, hostAddresses: HOST, internet: parseTarget('198.51.100.7:80') });
   const col = (key: string): VerifyColumn => columns.find((c) => c.key === key)!;
-  const explainInv = explainInventory(inv, HOST);
+  const ctx = { hostAddresses: HOST.map((h) => h.address) };
   const source = (name: string) => containerSource(inv, inv.containers.find((c) => c.name === name)!, '/proc/1/ns/net', 1, HOST);
-  const cell = (name: string, key: string, src?: string) => planCell(resolved, explainInv, source(name), col(key), src ? { src } : {});
+  const cell = (name: string, key: string, src?: string) => planCell(resolved, inv, source(name), col(key), src ? { src } : {}, ctx);
 
   it('a blocked range: drop, decided by the range', () => {
     expect(cell('web', 'range:10.0.0.0/8', '172.17.0.2')).toMatchObject({
@@ -196,18 +195,18 @@ describe('planCell: explain\'s verdict for the exact packet', () => {
   it('--internet must connect; not from an --internal network', () => {
     expect(cell('web', 'internet')).toMatchObject({ target: { address: '198.51.100.7', port: 80 }, expected: 'open', verdict: 'passes' });
     const inv2: Inventory = { ...inv, networks: inv.networks.map((n) => (n.name === 'apps' ? { ...n, internal: true } : n)) };
-    const c = planCell(resolved, explainInventory(inv2, HOST), source('worker'), col('internet'), {}, new Set(['apps']));
+    const c = planCell(resolved, inv2, source('worker'), col('internet'), {}, { ...ctx, internalNetworks: new Set(['apps']) });
     expect(c.skip).toBe('network apps is --internal: Docker gives it no way out');
   });
 
   it('no route, no address of the family: not probed', () => {
-    expect(planCell(resolved, explainInv, source('web'), col('range:10.0.0.0/8'), null).skip).toBe('no route to 10.0.0.123 (nothing would be sent)');
+    expect(planCell(resolved, inv, source('web'), col('range:10.0.0.0/8'), null, ctx).skip).toBe('no route to 10.0.0.123 (nothing would be sent)');
     expect(cell('web', 'range:fc00::/7').skip).toBe('no IPv6 address');
   });
 
   it('audit mode: the cells that would be dropped are logged', () => {
     const audit = resolvedOf(`mode: audit\n${EXCEPTIONS}`, inv);
-    expect(planCell(audit, explainInv, source('web'), col('range:10.0.0.0/8'), {})).toMatchObject({ expected: 'log', verdict: 'logged' });
-    expect(planCell(audit, explainInv, source('web'), col('allow:2'), {})).toMatchObject({ expected: 'pass' });
+    expect(planCell(audit, inv, source('web'), col('range:10.0.0.0/8'), {}, ctx)).toMatchObject({ expected: 'log', verdict: 'logged' });
+    expect(planCell(audit, inv, source('web'), col('allow:2'), {}, ctx)).toMatchObject({ expected: 'pass' });
   });
 });
